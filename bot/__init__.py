@@ -1,0 +1,1 @@
+"""hunt-bot: Slack chat-ops for Microsoft Defender XDR."""

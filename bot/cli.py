@@ -1,0 +1,195 @@
+"""`hunt-bot`: the command line. Each command parses, calls bot.*, and prints.
+
+Errors a person can act on (`HuntBotError`) are printed as a message and a hint, with no
+traceback, and exit non-zero: 2 for bad input or settings, 1 for failures on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import Settings, load_settings
+from bot.defender.results import HuntResult
+from bot.errors import HuntBotError
+from bot.formats import cell_text, to_csv, to_json
+from bot.hunts import Catalog, load_catalog
+from bot.hunts.arguments import pair_arguments
+from bot.hunts.model import RenderedHunt
+
+app = typer.Typer(
+    help="Slack chat-ops for Microsoft Defender XDR: named hunts, approved actions, handoffs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+lab_app = typer.Typer(help="The lab tenant: sample Defender data in DuckDB.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except HuntBotError as exc:
+        show_error(exc)
+        raise SystemExit(exc.exit_code) from None
+
+
+def show_error(exc: HuntBotError) -> None:
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+    if exc.hint:
+        err.print(exc.hint, highlight=False, markup=False)
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def catalog_for(current: Settings) -> Catalog:
+    catalog = load_catalog(current.hunts_dir)
+    for problem in catalog.problems:
+        err.print(f"[yellow]skipped hunt file[/] {problem}", highlight=False)
+    return catalog
+
+
+# -- hunts -------------------------------------------------------------------------------------
+
+
+@app.command("hunts")
+def list_hunts() -> None:
+    """List the named hunts, their parameters and defaults."""
+    catalog = catalog_for(settings())
+    table = Table(show_lines=True, title=f"{len(catalog)} hunts")
+    table.add_column("hunt", style="bold", no_wrap=True)
+    table.add_column("what it finds")
+    table.add_column("parameters")
+    for hunt in catalog:
+        params = "\n".join(
+            f"{p.name} ({p.type.value}) " + ("required" if p.required else f"= {p.example}")
+            for p in hunt.parameters
+        )
+        gap = catalog.lab_gaps.get(hunt.name)
+        about = f"{hunt.title}\n[dim]{hunt.description.strip()}[/]"
+        if gap:
+            about += f"\n[yellow]lab: {gap}[/]"
+        table.add_row(hunt.name, about, params or "-")
+    out.print(table)
+
+
+@app.command("hunt")
+def hunt(
+    name: Annotated[str, typer.Argument(help="The hunt to run, e.g. zap-misses.")],
+    arguments: Annotated[
+        list[str] | None, typer.Argument(help="Parameters as name=value.", show_default=False)
+    ] = None,
+    kql: Annotated[bool, typer.Option("--kql", help="Print the rendered query; run nothing.")] = False,
+    backend: Annotated[
+        Literal["graph", "lab"] | None,
+        typer.Option(help="Where to run it (default: HUNT_BACKEND)."),
+    ] = None,
+    output: Annotated[
+        Literal["table", "csv", "json"], typer.Option("--format", help="How to print the result.")
+    ] = "table",
+) -> None:
+    """Run a named hunt and print its result."""
+    current = settings()
+    rendered = catalog_for(current).get(name).render(pair_arguments(arguments or []))
+    if kql:
+        print(rendered.kql)
+        return
+    result, seconds = asyncio.run(_run(current, rendered, backend))
+    if output == "csv":
+        sys.stdout.write(to_csv(result))
+    elif output == "json":
+        print(to_json(result, hunt=rendered.hunt.name, parameters=rendered.describe_values()))
+    else:
+        _print_table(rendered, result, seconds, backend or current.hunt_backend)
+
+
+async def _run(
+    current: Settings, rendered: RenderedHunt, backend_name: Literal["graph", "lab"] | None
+) -> tuple[HuntResult, float]:
+    from bot.defender.backends import open_backend
+
+    backend = open_backend(current, backend_name)
+    try:
+        started = time.perf_counter()
+        result = await backend.run_query(rendered.kql)
+        return result, time.perf_counter() - started
+    finally:
+        await backend.aclose()
+
+
+def _print_table(rendered: RenderedHunt, result: HuntResult, seconds: float, where: str) -> None:
+    hunt = rendered.hunt
+    params = " ".join(f"{k}={v}" for k, v in rendered.describe_values().items()) or "no parameters"
+    out.print(f"[bold]{hunt.title}[/]", highlight=False)
+    out.print(
+        f"[dim]{hunt.name} · {params} · {where} · {result.row_count} rows"
+        f"{' (truncated at the 100,000-row cap)' if result.truncated else ''} · {seconds:.2f}s[/]",
+        highlight=False,
+    )
+    if not result.rows:
+        out.print("No rows: nothing matched.")
+        return
+    columns = [c for c in hunt.columns if c in result.column_names] or result.column_names
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        # Values are data: no rich markup in them is ever interpreted.
+        table.add_row(*(_plain(cell_text(row.get(c))) for c in columns))
+    out.print(table)
+
+
+def _plain(text: str):  # type: ignore[no-untyped-def]
+    from rich.text import Text
+
+    return Text(text)
+
+
+# -- lab ---------------------------------------------------------------------------------------
+
+
+@lab_app.command("init")
+def lab_init(
+    rows: Annotated[
+        int | None, typer.Option(min=100, help="About this many rows in the larger tables.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the sample data.")] = 0,
+    path: Annotated[Path | None, typer.Option(help="Database file (default: LAB_DB).")] = None,
+) -> None:
+    """(Re)create the lab tenant's database with sample data and planted scenarios."""
+    from bot.defender.lab import create_lab
+
+    target = path or settings().lab_db
+    summary = create_lab(target, rows=rows, seed=seed)
+    out.print(f"Lab tenant written to {target} in {summary.seconds:.1f}s:", highlight=False)
+    for table_name, count in sorted(summary.rows.items()):
+        out.print(f"  {table_name:<28} {count:>9,} rows", highlight=False)
+
+
+# -- doctor ------------------------------------------------------------------------------------
+
+
+@app.command("doctor")
+def doctor() -> None:
+    """Check settings, Redis, the hunt catalog and Microsoft access; say what this install can do."""
+    from bot.doctor import run_doctor
+
+    ok = asyncio.run(run_doctor(settings(), out))
+    raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

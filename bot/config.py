@@ -1,0 +1,270 @@
+"""Settings: environment variables and `.env`, validated once at start.
+
+A missing or invalid setting is reported by its name with what is expected, never with a
+secret's value, and before anything starts. Which settings are required depends on what runs:
+hunting on Defender needs the Azure app registration, the lab needs none of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import SettingsError
+
+
+class Cloud(StrEnum):
+    GLOBAL = "global"
+    GCC = "gcc"
+    GCC_HIGH = "gcc-high"
+    DOD = "dod"
+
+
+@dataclass(frozen=True)
+class CloudHosts:
+    authority_host: str
+    graph_url: str
+    mde_url: str
+    # Token scopes name the resource, not the host we talk to: a stand-in at GRAPH_URL still
+    # gets a token for the real resource.
+    graph_scope: str
+    mde_scope: str
+
+
+# Hosts per cloud: ../shared/reference/microsoft-apis.md §0 and §5. The US Gov MDE scopes are not
+# in Microsoft's docs; these follow the resource-URL convention (unconfirmed).
+CLOUDS: dict[Cloud, CloudHosts] = {
+    Cloud.GLOBAL: CloudHosts(
+        "https://login.microsoftonline.com",
+        "https://graph.microsoft.com",
+        "https://api.security.microsoft.com",
+        "https://graph.microsoft.com/.default",
+        "https://api.securitycenter.microsoft.com/.default",
+    ),
+    Cloud.GCC: CloudHosts(
+        "https://login.microsoftonline.com",
+        "https://graph.microsoft.com",
+        "https://api-gcc.securitycenter.microsoft.us",
+        "https://graph.microsoft.com/.default",
+        "https://api-gcc.securitycenter.microsoft.us/.default",
+    ),
+    Cloud.GCC_HIGH: CloudHosts(
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://api-gov.securitycenter.microsoft.us",
+        "https://graph.microsoft.us/.default",
+        "https://api-gov.securitycenter.microsoft.us/.default",
+    ),
+    Cloud.DOD: CloudHosts(
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
+        "https://api-gov.securitycenter.microsoft.us",
+        "https://dod-graph.microsoft.us/.default",
+        "https://api-gov.securitycenter.microsoft.us/.default",
+    ),
+}
+
+
+def default_data_dir() -> Path:
+    """Where the lab tenant and the embedded Redis keep their files."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hunt-bot"
+
+
+# What each setting expects, said to the person when it is missing or wrong.
+EXPECTED: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "the bot token from the Slack app's OAuth page (starts with xoxb-)",
+    "SLACK_SIGNING_SECRET": "the signing secret from the Slack app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token with connections:write (starts with xapp-)",
+    "SLACK_API_URL": "an http(s) URL of the Slack Web API, e.g. https://slack.com/api/",
+    "REDIS_URL": "a redis://, rediss:// or unix:// URL; leave unset for the embedded Redis",
+    "HUNT_BACKEND": "'graph' (Microsoft Defender through Graph) or 'lab' (the local lab tenant)",
+    "AZURE_TENANT_ID": "the Entra tenant id (a GUID) or its primary domain",
+    "AZURE_CLIENT_ID": "the application (client) id of the app registration, a GUID",
+    "AZURE_CLIENT_SECRET": "a client secret of the app registration",
+    "AZURE_CLIENT_CERTIFICATE": "the path of a PEM file holding the private key and certificate",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD": "the password of the PEM private key, if it has one",
+    "AZURE_CLOUD": "one of 'global', 'gcc', 'gcc-high', 'dod'",
+    "GRAPH_URL": "an http(s) URL overriding the Microsoft Graph host",
+    "MDE_URL": "an http(s) URL overriding the Defender for Endpoint API host",
+    "AZURE_AUTHORITY_HOST": "an https URL overriding the Entra login host",
+    "HUNTS_DIR": "a directory of extra or overriding hunt files (*.yaml)",
+    "LAB_DB": "the path of the lab tenant's DuckDB file",
+}
+
+SECRET_SETTINGS = frozenset(
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "REDIS_URL",  # may carry a password
+    }
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+
+    redis_url: SecretStr | None = None
+
+    hunt_backend: Literal["graph", "lab"] = "lab"
+
+    azure_tenant_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,252}$")
+    azure_client_id: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )
+    azure_client_secret: SecretStr | None = None
+    azure_client_certificate: Path | None = None
+    azure_client_certificate_password: SecretStr | None = None
+    azure_cloud: Cloud = Cloud.GLOBAL
+    graph_url: AnyHttpUrl | None = None
+    mde_url: AnyHttpUrl | None = None
+    azure_authority_host: AnyHttpUrl | None = None
+
+    hunts_dir: Path | None = None
+    lab_db: Path = Field(default_factory=lambda: default_data_dir() / "lab.duckdb")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in {
+            "redis",
+            "rediss",
+            "unix",
+        }:
+            raise ValueError("scheme must be redis, rediss or unix")
+        return value
+
+    @field_validator("azure_client_certificate")
+    @classmethod
+    def _certificate_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("file not found")
+        return value
+
+    @field_validator("hunts_dir")
+    @classmethod
+    def _hunts_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError("directory not found")
+        return value
+
+    @field_validator("azure_authority_host")
+    @classmethod
+    def _authority_is_https(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and value.scheme != "https":
+            raise ValueError("MSAL only talks to an https authority")
+        return value
+
+    # -- derived values ----------------------------------------------------------------------
+
+    @property
+    def hosts(self) -> CloudHosts:
+        return CLOUDS[self.azure_cloud]
+
+    @property
+    def graph_base(self) -> str:
+        return str(self.graph_url or self.hosts.graph_url).rstrip("/")
+
+    @property
+    def mde_base(self) -> str:
+        return str(self.mde_url or self.hosts.mde_url).rstrip("/")
+
+    @property
+    def authority(self) -> str:
+        host = str(self.azure_authority_host or self.hosts.authority_host).rstrip("/")
+        return f"{host}/{self.azure_tenant_id}"
+
+    @property
+    def redis_url_for_display(self) -> str:
+        if self.redis_url is None:
+            return "embedded"
+        return redact_url(self.redis_url.get_secret_value())
+
+    def require_graph(self) -> None:
+        """Hunting on Defender needs the app registration: say which settings are missing."""
+        missing = [
+            name
+            for name, value in (
+                ("AZURE_TENANT_ID", self.azure_tenant_id),
+                ("AZURE_CLIENT_ID", self.azure_client_id),
+            )
+            if not value
+        ]
+        has_secret = self.azure_client_secret is not None
+        has_cert = self.azure_client_certificate is not None
+        problems = [f"{name} is not set: expected {EXPECTED[name]}" for name in missing]
+        if not has_secret and not has_cert:
+            problems.append(
+                "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE is not set: expected a client "
+                "secret or the path of a PEM certificate of the app registration"
+            )
+        elif has_secret and has_cert:
+            problems.append(
+                "AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE are both set: keep one"
+            )
+        if problems:
+            raise SettingsError(
+                "Hunting on Microsoft Defender needs settings that are missing:\n  "
+                + "\n  ".join(problems),
+                hint="Set them in the environment or .env, or use the lab tenant "
+                "(HUNT_BACKEND=lab or --backend lab).",
+            )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs and the doctor."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, or raise SettingsError naming each bad one."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(
+            "Some settings are invalid:\n  " + "\n  ".join(describe_errors(exc)),
+            hint="Fix them in the environment or .env and start again.",
+        ) from None
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per bad setting: its name, what is wrong, what is expected; no secret values."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
+        reason = error["msg"].removeprefix("Value error, ")
+        line = f"{name}: {reason}"
+        if name not in SECRET_SETTINGS and isinstance(error.get("input"), str | Path):
+            line += f" (got {str(error['input'])!r})"
+        if name in EXPECTED:
+            line += f"; expected {EXPECTED[name]}"
+        lines.append(line)
+    return lines

@@ -1,0 +1,55 @@
+"""Rendering a hunt: arguments bound by type as `let` statements, defaults, clear refusals."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import BadArgument
+from bot.hunts.catalog import load_hunt_file
+from bot.hunts.model import identifiers_in
+
+FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture
+def logons():
+    return load_hunt_file(FILES / "valid" / "recent-logons.yaml")
+
+
+def test_arguments_become_typed_lets_ahead_of_the_query(logons):
+    rendered = logons.render({"account": "alex@contoso.com", "lookback": "3d"})
+    lines = rendered.kql.splitlines()
+    assert lines[:3] == [
+        'let account = "alex@contoso.com";',
+        "let lookback = 3d;",
+        "let max_rows = 50;",
+    ]
+    assert "\n".join(lines[3:]) == logons.query.strip()
+    assert rendered.describe_values() == {
+        "account": "alex@contoso.com",
+        "lookback": "3d",
+        "max_rows": "50",
+    }
+
+
+def test_missing_required_argument_names_it_with_an_example(logons):
+    with pytest.raises(BadArgument, match="needs `account` \\(an email address\\)") as caught:
+        logons.render({})
+    assert "recent-logons account=alex@contoso.com" in caught.value.hint
+
+
+def test_unknown_argument_suggests_the_closest_names(logons):
+    with pytest.raises(BadArgument, match="has no parameter `lookbak`") as caught:
+        logons.render({"account": "a@b.co", "lookbak": "3d"})
+    assert "Did you mean lookback?" in caught.value.hint
+
+
+def test_bad_value_gives_the_type_and_an_example(logons):
+    with pytest.raises(BadArgument, match="`max_rows` is not valid: must be at most 1000") as caught:
+        logons.render({"account": "a@b.co", "max_rows": "5000"})
+    assert "max_rows=50" in caught.value.hint
+
+
+def test_identifiers_ignore_strings_and_comments():
+    kql = 'T | where Url == "http://x//lookback" // lookback here\n| where a == @\'window\' and b == w'
+    assert identifiers_in(kql) == {"T", "where", "Url", "a", "and", "b", "w"}
