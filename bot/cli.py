@@ -92,7 +92,9 @@ def hunt(
     arguments: Annotated[
         list[str] | None, typer.Argument(help="Parameters as name=value.", show_default=False)
     ] = None,
-    kql: Annotated[bool, typer.Option("--kql", help="Print the rendered query; run nothing.")] = False,
+    kql: Annotated[
+        bool, typer.Option("--kql", help="Print the rendered query; run nothing.")
+    ] = False,
     backend: Annotated[
         Literal["graph", "lab"] | None,
         typer.Option(help="Where to run it (default: HUNT_BACKEND)."),
@@ -121,7 +123,8 @@ async def _run(
 ) -> tuple[HuntResult, float]:
     from bot.defender.backends import open_backend
 
-    backend = open_backend(current, backend_name)
+    # Opening the lab may create it (a second or two): keep that off the event loop.
+    backend = await asyncio.to_thread(open_backend, current, backend_name)
     try:
         started = time.perf_counter()
         result = await backend.run_query(rendered.kql)
@@ -184,7 +187,7 @@ def lab_init(
 
 @app.command("doctor")
 def doctor() -> None:
-    """Check settings, Redis, the hunt catalog and Microsoft access; say what this install can do."""
+    """Check settings, Redis, the catalog and Microsoft access; say what this install can do."""
     from bot.doctor import run_doctor
 
     ok = asyncio.run(run_doctor(settings(), out))

@@ -45,11 +45,16 @@ def test_unknown_argument_suggests_the_closest_names(logons):
 
 
 def test_bad_value_gives_the_type_and_an_example(logons):
-    with pytest.raises(BadArgument, match="`max_rows` is not valid: must be at most 1000") as caught:
+    with pytest.raises(
+        BadArgument, match="`max_rows` is not valid: must be at most 1000"
+    ) as caught:
         logons.render({"account": "a@b.co", "max_rows": "5000"})
     assert "max_rows=50" in caught.value.hint
 
 
 def test_identifiers_ignore_strings_and_comments():
-    kql = 'T | where Url == "http://x//lookback" // lookback here\n| where a == @\'window\' and b == w'
+    kql = (
+        'T | where Url == "http://x//lookback" // lookback here\n'
+        "| where a == @'window' and b == w"
+    )
     assert identifiers_in(kql) == {"T", "where", "Url", "a", "and", "b", "w"}

@@ -1,4 +1,4 @@
-"""Parameter values: parsed by type, refused with the expected form, rendered as inert KQL literals."""
+"""Parameter values: parsed by type, refused with the expected form, rendered as inert literals."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.hunts.params import Param, ParamType, kql_string, kql_timespan
+from bot.hunts.params import Param, kql_string, kql_timespan
 
 
 def param(type_: str, **extra) -> Param:
@@ -33,7 +33,11 @@ def round_trip(literal: str):
         ("datetime", "2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
         ("datetime", "2026-11-01T10:00+02:00", datetime(2026, 11, 1, 8, tzinfo=UTC)),
         ("email", "Alex.W@contoso.com", "Alex.W@contoso.com"),
-        ("sha1", "3395856CE81F2B7382DEE72602F798B642F14140", "3395856ce81f2b7382dee72602f798b642f14140"),
+        (
+            "sha1",
+            "3395856CE81F2B7382DEE72602F798B642F14140",
+            "3395856ce81f2b7382dee72602f798b642f14140",
+        ),
         ("guid", "74BE27DE-1E4E-49D9-B579-FE0B331D3642", "74be27de-1e4e-49d9-b579-fe0b331d3642"),
         ("device_id", "A" * 40, "a" * 40),
     ],
