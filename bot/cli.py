@@ -7,6 +7,7 @@ traceback, and exit non-zero: 2 for bad input or settings, 1 for failures on the
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,8 @@ app = typer.Typer(
 lab_app = typer.Typer(help="The lab tenant: sample Defender data in DuckDB.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 
-out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+# Piped output has no terminal width; COLUMNS, when set, wins as rich reads it.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 err = Console(stderr=True)
 
 
@@ -147,8 +149,9 @@ def _print_table(rendered: RenderedHunt, result: HuntResult, seconds: float, whe
         return
     columns = [c for c in hunt.columns if c in result.column_names] or result.column_names
     table = Table(show_lines=False)
+    types = {c.name: c.type for c in result.columns}
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=types.get(column) == "DateTime")
     for row in result.rows:
         # Values are data: no rich markup in them is ever interpreted.
         table.add_row(*(_plain(cell_text(row.get(c))) for c in columns))

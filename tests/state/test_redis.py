@@ -1,0 +1,48 @@
+"""The Redis connection: REDIS_URL where given, else a real embedded redis-server."""
+
+import os
+
+import pytest
+
+from bot.config import Settings
+from bot.errors import HuntBotError
+from bot.state.redis import check_redis, open_redis
+
+LOCAL_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def test_embedded_redis_is_a_real_server_that_keeps_its_data(tmp_path):
+    first = open_redis(Settings(), data_dir=tmp_path)
+    assert (await check_redis(first)).startswith("6.")
+    await first.client.set("hunt-bot:test", "kept")
+    lua_get = "return redis.call('GET', KEYS[1])"
+    assert await first.client.eval(lua_get, 1, "hunt-bot:test") == "kept"
+    await first.aclose()
+
+    second = open_redis(Settings(), data_dir=tmp_path)
+    try:
+        assert await second.client.get("hunt-bot:test") == "kept"
+    finally:
+        await second.aclose()
+
+
+async def test_redis_url_is_used_when_given():
+    connection = open_redis(Settings(redis_url=LOCAL_REDIS))
+    try:
+        version = await check_redis(connection)
+    except HuntBotError:
+        pytest.skip(f"no Redis at {LOCAL_REDIS}")
+    finally:
+        await connection.aclose()
+    assert version
+    assert connection.description == LOCAL_REDIS
+
+
+async def test_an_unreachable_redis_says_what_to_do():
+    connection = open_redis(Settings(redis_url="redis://:pw@127.0.0.1:1/0"))
+    with pytest.raises(HuntBotError) as caught:
+        await check_redis(connection)
+    await connection.aclose()
+    assert "does not answer" in caught.value.message
+    assert "pw" not in caught.value.message
+    assert "REDIS_URL" in caught.value.hint
