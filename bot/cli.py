@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings, load_settings
 from bot.defender.results import HuntResult
@@ -158,9 +159,7 @@ def _print_table(rendered: RenderedHunt, result: HuntResult, seconds: float, whe
     out.print(table)
 
 
-def _plain(text: str):  # type: ignore[no-untyped-def]
-    from rich.text import Text
-
+def _plain(text: str) -> Text:
     return Text(text)
 
 

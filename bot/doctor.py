@@ -122,11 +122,18 @@ async def _microsoft(
         (Resource.MDE, settings.hosts.mde_scope),
     ):
         try:
-            roles[resource] = token_roles(await provider.access_token(scope))
-            report.line(OK, f"Token for {resource.value} acquired", _roles_text(roles[resource]))
+            token = await provider.access_token(scope)
         except HuntBotError as exc:
             roles[resource] = None
             report.failed(f"No token for {resource.value}: {exc.message}", exc.hint)
+            continue
+        try:
+            roles[resource] = token_roles(token)
+        except ValueError:
+            roles[resource] = None
+            report.line(NOTE, f"Token for {resource.value} acquired; its roles cannot be read")
+            continue
+        report.line(OK, f"Token for {resource.value} acquired", _roles_text(roles[resource]))
     statuses = check_capabilities(roles[Resource.GRAPH], roles[Resource.MDE])
     hunting = next(s for s in statuses if s.capability.key == "hunting")
     if hunting.available:

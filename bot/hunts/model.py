@@ -122,7 +122,7 @@ class Hunt(BaseModel):
         return RenderedHunt(hunt=self, values=values, kql=kql)
 
     def bind(self, arguments: Mapping[str, str]) -> dict[str, Any]:
-        """Typed values for every parameter, or BadArgument saying what is wrong and how to fix it."""
+        """Typed values for every parameter, or BadArgument saying what is wrong and what to do."""
         names = [p.name for p in self.parameters]
         for name in arguments:
             if name not in names:
@@ -138,8 +138,7 @@ class Hunt(BaseModel):
                 except ValueError as exc:
                     raise BadArgument(
                         f"`{param.name}` is not valid: {exc}.",
-                        hint=f"Expected {param.expected}, for example "
-                        f"{param.name}={param.example}",
+                        hint=f"Expected {param.expected}, for example {param.name}={param.example}",
                     ) from None
             elif param.required:
                 missing.append(param)
@@ -148,7 +147,9 @@ class Hunt(BaseModel):
         if missing:
             example = " ".join(f"{p.name}={p.example}" for p in missing)
             raise BadArgument(
-                f"`{self.name}` needs " + ", ".join(f"`{p.name}` ({p.expected})" for p in missing) + ".",
+                f"`{self.name}` needs "
+                + ", ".join(f"`{p.name}` ({p.expected})" for p in missing)
+                + ".",
                 hint=f"For example: {self.name} {example}",
             )
         return values

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,7 +37,10 @@ EXPECTED: dict[ParamType, tuple[str, str]] = {
     ParamType.TIMESPAN: ("a timespan: a number and d, h, m, s or ms", "7d"),
     ParamType.INT: ("a whole number", "10"),
     ParamType.BOOL: ("true or false", "true"),
-    ParamType.DATETIME: ("a date or date-time in ISO 8601, UTC unless it says", "2026-11-01T08:00Z"),
+    ParamType.DATETIME: (
+        "a date or date-time in ISO 8601, UTC unless it says",
+        "2026-11-01T08:00Z",
+    ),
     ParamType.ENUM: ("one of the listed values", ""),
     ParamType.EMAIL: ("an email address", "alex@contoso.com"),
     ParamType.STRING: ("text (quote it if it has spaces)", '"invoice due"'),
@@ -44,7 +48,10 @@ EXPECTED: dict[ParamType, tuple[str, str]] = {
         "a Defender device id (32 or 40 hex characters)",
         "4f2c1e0b9d8a7c6b5e4f3a2b1c0d9e8f7a6b5c4d",
     ),
-    ParamType.SHA1: ("a SHA-1 hash (40 hex characters)", "3395856ce81f2b7382dee72602f798b642f14140"),
+    ParamType.SHA1: (
+        "a SHA-1 hash (40 hex characters)",
+        "3395856ce81f2b7382dee72602f798b642f14140",
+    ),
     ParamType.SHA256: (
         "a SHA-256 hash (64 hex characters)",
         "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
@@ -77,12 +84,89 @@ _NAME = r"^[a-z][a-z0-9_]{0,39}$"
 # KQL words a `let` cannot rebind (operators, keywords, type names): a parameter named `limit`
 # would turn the query into nonsense.
 RESERVED_NAMES = frozenset(
-    """access alias and as asc between by cluster consume contains count database datatable
-    datetime decimal declare default desc distinct double dynamic evaluate extend externaldata
-    facet false filter find flags fork from getschema guid has in int invoke join kind let like
-    limit long lookup make materialize not null on or order parse partition pattern print project
-    range real reduce render restrict sample scan search serialize set sort string summarize table
-    take time timespan to top toscalar true typeof union where with""".split()
+    [
+        "access",
+        "alias",
+        "and",
+        "as",
+        "asc",
+        "between",
+        "by",
+        "cluster",
+        "consume",
+        "contains",
+        "count",
+        "database",
+        "datatable",
+        "datetime",
+        "decimal",
+        "declare",
+        "default",
+        "desc",
+        "distinct",
+        "double",
+        "dynamic",
+        "evaluate",
+        "extend",
+        "externaldata",
+        "facet",
+        "false",
+        "filter",
+        "find",
+        "flags",
+        "fork",
+        "from",
+        "getschema",
+        "guid",
+        "has",
+        "in",
+        "int",
+        "invoke",
+        "join",
+        "kind",
+        "let",
+        "like",
+        "limit",
+        "long",
+        "lookup",
+        "make",
+        "materialize",
+        "not",
+        "null",
+        "on",
+        "or",
+        "order",
+        "parse",
+        "partition",
+        "pattern",
+        "print",
+        "project",
+        "range",
+        "real",
+        "reduce",
+        "render",
+        "restrict",
+        "sample",
+        "scan",
+        "search",
+        "serialize",
+        "set",
+        "sort",
+        "string",
+        "summarize",
+        "table",
+        "take",
+        "time",
+        "timespan",
+        "to",
+        "top",
+        "toscalar",
+        "true",
+        "typeof",
+        "union",
+        "where",
+        "with",
+    ]
 )
 
 
@@ -169,7 +253,7 @@ class Param(BaseModel):
 
 
 def _default_text(default: Any) -> str:
-    # YAML turns `2026-01-01` into a date and `true` into a bool; defaults are parsed like chat text.
+    # YAML turns `2026-01-01` into a date and `true` into a bool; parse defaults like chat text.
     if isinstance(default, bool):
         return "true" if default else "false"
     if isinstance(default, datetime | date):
@@ -238,7 +322,7 @@ def _parse_email(text: str) -> str:
     return text
 
 
-def _hex_parser(kind: ParamType):  # type: ignore[no-untyped-def]
+def _hex_parser(kind: ParamType) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if not _HEX[kind].fullmatch(text):
             raise ValueError(f"expected {EXPECTED[kind][0]}")
@@ -255,7 +339,7 @@ def _parse_guid(text: str) -> str:
         raise ValueError("expected a GUID such as 74be27de-1e4e-49d9-b579-fe0b331d3642") from None
 
 
-_PARSERS = {
+_PARSERS: dict[ParamType, Callable[[str], Any]] = {
     ParamType.TIMESPAN: _parse_timespan,
     ParamType.INT: _parse_int,
     ParamType.BOOL: _parse_bool,
@@ -283,7 +367,12 @@ def kql_string(text: str) -> str:
 def kql_timespan(value: timedelta) -> str:
     """The shortest exact KQL timespan literal: 7d, 36h, 90m, 45s or 1500ms."""
     micros = value // timedelta(microseconds=1)
-    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
+    for unit, size in (
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("m", 60_000_000),
+        ("s", 1_000_000),
+    ):
         if micros % size == 0:
             return f"{micros // size}{unit}"
     return f"{micros // 1000}ms" if micros % 1000 == 0 else f"{micros}microsecond"
@@ -296,7 +385,7 @@ def kql_datetime(value: datetime) -> str:
     return f"datetime({text}Z)"
 
 
-_RENDERERS = {
+_RENDERERS: dict[ParamType, Callable[[Any], str]] = {
     ParamType.TIMESPAN: kql_timespan,
     ParamType.INT: str,
     ParamType.BOOL: lambda value: "true" if value else "false",

@@ -40,7 +40,7 @@ class SchemaChecker:
             self._con = None
 
     def check(self, hunt: Hunt, path: Path) -> str | None:
-        """Raise HuntFileError if the hunt is invalid; return a lab-gap note if it cannot be checked."""
+        """Raise HuntFileError if the hunt is invalid; return a note if the lab cannot check it."""
         examples = {p.name: p.example for p in hunt.parameters}
         kql = hunt.render(examples).kql
         try:
@@ -69,8 +69,12 @@ class SchemaChecker:
             return f"the lab's KQL engine could not check it: {text.splitlines()[0]}"
         for column in hunt.columns:
             if column not in returned:
-                raise HuntFileError(str(path), "columns", f"`{column}` is not returned by the query")
+                raise HuntFileError(
+                    str(path), "columns", f"`{column}` is not returned by the query"
+                )
         for column in sorted(hunt.entities.columns):
             if column not in returned:
-                raise HuntFileError(str(path), "entities", f"`{column}` is not returned by the query")
+                raise HuntFileError(
+                    str(path), "entities", f"`{column}` is not returned by the query"
+                )
         return None

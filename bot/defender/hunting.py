@@ -1,0 +1,295 @@
+"""Advanced hunting through Microsoft Graph: `POST /v1.0/security/runHuntingQuery`.
+
+The tenant's hunting quota (about 45 calls a minute, a CPU budget per 15 minutes) is shared by
+everything that hunts in the tenant, so a 429 is waited out only while the wait stays short;
+beyond that the person is told when to try again. 5xx, timeouts and dropped connections are
+retried with exponential backoff. Every other failure is an error the person can act on.
+The retry loop is written here rather than taken from a library: it has two budgets (transient
+failures and quota wait) that treat 429 and 5xx differently, which is simpler to read as a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import ssl
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from bot.config import Settings
+from bot.defender.auth import TokenProvider
+from bot.defender.results import Column, HuntResult
+from bot.errors import (
+    DefenderUnavailable,
+    HuntingError,
+    PermissionMissing,
+    QueryError,
+    QuotaExhausted,
+)
+
+log = logging.getLogger(__name__)
+
+HUNTING_PERMISSION = "ThreatHunting.Read.All"
+
+
+class _GraphColumn(BaseModel):
+    name: str
+    type: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        # Graph documents `name`/`type`; some of its samples show `Name`/`Type`.
+        return _lower_keys(value)
+
+
+class _HuntingQueryResults(BaseModel):
+    """Graph's `microsoft.graph.security.huntingQueryResults`."""
+
+    columns: list[_GraphColumn] = Field(alias="schema", default_factory=list)
+    results: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return _lower_keys(value)
+
+
+class _GraphError(BaseModel):
+    code: str = ""
+    message: str = ""
+
+
+def _lower_keys(value: Any) -> Any:
+    return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class GraphHunting:
+    """The `HuntingBackend` that runs KQL on the tenant through Microsoft Graph."""
+
+    name = "graph"
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: TokenProvider,
+        *,
+        verify: bool | str | ssl.SSLContext = True,
+        max_quota_wait: float = 60.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 200.0,
+    ) -> None:
+        self._url = f"{settings.graph_base}/v1.0/security/runHuntingQuery"
+        self._scope = settings.hosts.graph_scope
+        self._tokens = tokens
+        self._max_quota_wait = max_quota_wait
+        self._retries = retries
+        self._backoff = backoff
+        self._timeout = timeout
+        if isinstance(verify, str):  # a CA file or directory; httpx 0.28 wants a context
+            if Path(verify).is_dir():
+                verify = ssl.create_default_context(capath=verify)
+            else:
+                verify = ssl.create_default_context(cafile=verify)
+        # Graph stops a query after 3 minutes; the default read timeout leaves it room to say so.
+        self._client = httpx.AsyncClient(verify=verify, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def run_query(self, kql: str) -> HuntResult:
+        quota_waited = 0.0
+        throttles = 0
+        failures = 0
+        timeouts = 0
+        while True:
+            try:
+                response = await self._post(kql)
+            except httpx.TimeoutException:
+                # A query that outlived Graph's own 3-minute limit is likely to do so again and
+                # spends the tenant's CPU quota each time: one more try, not the full budget.
+                timeouts += 1
+                failure = f"Defender did not answer within {self._timeout:g} s"
+                if timeouts > 1:
+                    failures = self._retries
+            except httpx.TransportError as exc:
+                failure = f"Graph cannot be reached ({type(exc).__name__})"
+            else:
+                status = response.status_code
+                if status == 200:
+                    return _parse_results(response)
+                if status == 429:
+                    # Without Retry-After, Graph's guidance is to back off exponentially.
+                    told = _retry_after(response)
+                    retry_after = self._backoff * 2**throttles if told is None else told
+                    throttles += 1
+                    if quota_waited + retry_after > self._max_quota_wait:
+                        raise _quota_exhausted(response, retry_after, told=told is not None)
+                    log.info("hunting quota hit; waiting %.1fs as Graph asks", retry_after)
+                    await asyncio.sleep(retry_after)
+                    quota_waited += retry_after
+                    continue
+                if status < 500:
+                    raise _client_error(response)
+                failure = f"Graph answered {status} {_graph_error(response).code}".rstrip()
+            failures += 1
+            if failures > self._retries:
+                raise DefenderUnavailable(
+                    f"{failure}; gave up after {failures} attempts.",
+                    hint="Microsoft Defender may be having trouble; try again in a few "
+                    "minutes. If it keeps failing, simplify the query or shorten its lookback.",
+                )
+            delay = self._backoff * 2 ** (failures - 1)
+            log.warning("%s; retry %d/%d in %.1fs", failure, failures, self._retries, delay)
+            await asyncio.sleep(delay)
+
+    async def _post(self, kql: str) -> httpx.Response:
+        token = await self._tokens.access_token(self._scope)
+        started = time.monotonic()
+        response = await self._client.post(
+            self._url,
+            content=_json_body(kql),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json; charset=utf-8",
+                "Accept": "application/json",
+            },
+        )
+        log.info(
+            "POST %s (%d chars of KQL) -> %d in %.2fs, request-id %s",
+            self._url,
+            len(kql),
+            response.status_code,
+            time.monotonic() - started,
+            response.headers.get("request-id", "-"),
+        )
+        return response
+
+
+def _json_body(kql: str) -> bytes:
+    # The docs write `Query`, the v1.0 CSDL `query` (microsoft-apis.md §1a); we send the
+    # documented spelling. UTF-8 as declared, so non-ASCII KQL literals arrive intact.
+    return json.dumps({"Query": kql}, ensure_ascii=False).encode("utf-8")
+
+
+def _parse_results(response: httpx.Response) -> HuntResult:
+    try:
+        body = _HuntingQueryResults.model_validate(response.json())
+    except (ValueError, ValidationError) as exc:
+        raise HuntingError(
+            f"Graph answered 200 but not with hunting results ({type(exc).__name__}).",
+            hint="Check GRAPH_URL points at Microsoft Graph.",
+        ) from None
+    columns = [Column(name=c.name, type=c.type) for c in body.columns]
+    datetime_columns = [c.name for c in columns if c.type.lower() == "datetime"]
+    rows = body.results
+    for row in rows:
+        for name in datetime_columns:
+            value = row.get(name)
+            if isinstance(value, str):
+                try:
+                    row[name] = parse_graph_datetime(value)
+                except ValueError:  # keep what Graph sent rather than lose the whole hunt
+                    log.warning("column %s: unreadable DateTime %r", name, value[:40])
+    return HuntResult.build(columns, rows)
+
+
+def parse_graph_datetime(value: str) -> datetime | None:
+    """Graph's DateTime (`2026-05-04T10:15:00.1234567Z`, 7 fractional digits) as aware UTC."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _graph_error(response: httpx.Response) -> _GraphError:
+    """Graph's `{"error": {"code", "message", "innerError"}}`, or what the body had."""
+    try:
+        error = response.json().get("error")
+        if isinstance(error, dict):
+            return _GraphError.model_validate(error)
+    except (ValueError, AttributeError, ValidationError):
+        pass
+    return _GraphError(message=response.text.strip()[:500])
+
+
+def _client_error(response: httpx.Response) -> HuntingError:
+    error = _graph_error(response)
+    status = response.status_code
+    if status == 400:
+        # Microsoft's message names the operator, table or column at fault; keep it verbatim.
+        return QueryError(
+            error.message or "Defender rejected the query.",
+            hint="Fix the query (or the hunt's parameters) and run it again.",
+        )
+    if status == 401:
+        return PermissionMissing(
+            f"Microsoft Graph rejected the bot's token (401 {error.code}: {error.message}).",
+            hint="The token is for the wrong tenant or resource, or the app lacks admin "
+            "consent: check AZURE_TENANT_ID and AZURE_CLOUD, and grant admin consent.",
+        )
+    if status == 403:
+        return PermissionMissing(
+            f"The app registration may not run advanced hunting (403 {error.code}: "
+            f"{error.message}).",
+            hint=f"Grant the Microsoft Graph application permission {HUNTING_PERMISSION} "
+            "to the app registration and grant admin consent.",
+        )
+    return HuntingError(
+        f"Graph answered {status} {error.code}: {error.message}".rstrip(": "),
+        hint="Check GRAPH_URL and try again; report it if it persists.",
+    )
+
+
+def _quota_exhausted(response: httpx.Response, retry_after: float, *, told: bool) -> QuotaExhausted:
+    text = _graph_error(response).message
+    lowered = text.lower()
+    if "processing resources" in lowered or "cpu" in lowered:
+        which = "its CPU allocation for advanced hunting (renewed every 15 minutes)"
+    elif "calls" in lowered or "requests" in lowered:
+        which = "its advanced-hunting call rate"
+    else:
+        which = "its advanced-hunting quota"
+    when = _describe_seconds(retry_after)
+    advice = f"Microsoft says to try again in {when}." if told else f"Try again in {when}."
+    return QuotaExhausted(
+        f"The tenant has used up {which}. {advice}" + (f" ({text})" if text else ""),
+        retry_after=retry_after,
+        hint=f"Run the hunt again in {when}; other tools hunting in "
+        "the same tenant share this quota.",
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), if present."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _describe_seconds(seconds: float) -> str:
+    if seconds < 90:
+        whole = max(1, round(seconds))
+        return f"{whole} second" + ("s" if whole > 1 else "")
+    return f"{round(seconds / 60)} minutes"
