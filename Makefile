@@ -20,7 +20,7 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)  ## run the zap-misses hunt on the lab tenant
 	$(BIN)/hunt-bot hunt zap-misses --backend lab
 
-test: $(INSTALLED)  ## the whole test suite; CI runs exactly this
+test: lint  ## lint, then the whole test suite; CI runs exactly this
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
