@@ -184,6 +184,94 @@ def lab_init(
         out.print(f"  {table_name:<28} {count:>9,} rows", highlight=False)
 
 
+# -- serving Slack ---------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    port: Annotated[int, typer.Option(envvar="PORT", help="HTTP port.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Connect out over Socket Mode; runs a worker too.")
+    ] = False,
+) -> None:
+    """Serve Slack: HTTP on POST /slack/events and GET /healthz, or Socket Mode."""
+    from bot.app import require_slack
+
+    current = settings()
+    require_slack(current, socket_mode=socket_mode)
+    _log_to_stderr()
+    asyncio.run(_serve(current, host, port, socket_mode))
+
+
+async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> None:
+    import uvicorn
+
+    from bot.app import create_bolt_app, create_web_app, learn_bot_user, start_services
+
+    services = await start_services(current)
+    try:
+        await learn_bot_user(services)
+        bolt = create_bolt_app(services)
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            assert current.slack_app_token is not None
+            handler = AsyncSocketModeHandler(bolt, current.slack_app_token.get_secret_value())
+            await handler.connect_async()
+            err.print("Connected to Slack over Socket Mode; running jobs in this process.")
+            await services.jobs.run_worker()
+        else:
+            config = uvicorn.Config(
+                create_web_app(services, bolt), host=host, port=port, log_level="info"
+            )
+            await uvicorn.Server(config).serve()
+    finally:
+        await services.aclose()
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run background jobs (hunts, exports) from the Redis queue."""
+    current = settings()
+    _log_to_stderr()
+    asyncio.run(_work(current))
+
+
+async def _work(current: Settings) -> None:
+    from bot.app import start_services
+
+    services = await start_services(current)
+    try:
+        err.print(f"Worker consuming jobs from {services.redis.description}.")
+        await services.jobs.run_worker()
+    finally:
+        await services.aclose()
+
+
+@app.command("console")
+def console(
+    script: Annotated[
+        Path | None, typer.Option(help="Read the lines from this file instead of the terminal.")
+    ] = None,
+    transcript: Annotated[
+        Path | None, typer.Option(help="Write every Slack Web API call the bot made (JSON lines).")
+    ] = None,
+) -> None:
+    """Slack on your terminal: the whole bot against a local workspace and the lab tenant."""
+    from bot.workspace.console import run_console
+
+    raise typer.Exit(asyncio.run(run_console(settings(), script=script, transcript=transcript)))
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 # -- doctor ------------------------------------------------------------------------------------
 
 

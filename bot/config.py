@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -21,7 +21,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import SettingsError
 
@@ -103,7 +103,14 @@ EXPECTED: dict[str, str] = {
     "AZURE_AUTHORITY_HOST": "an https URL overriding the Entra login host",
     "HUNTS_DIR": "a directory of extra or overriding hunt files (*.yaml)",
     "LAB_DB": "the path of the lab tenant's DuckDB file",
+    "HUNT_ALLOWED_CHANNELS": "comma-separated Slack channel ids where /hunt may run",
+    "HUNT_ALLOWED_USERS": "comma-separated Slack user ids who may hunt",
+    "HUNT_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may hunt",
+    "RESULTS_TTL_DAYS": "how many days results stay available for paging and export (1-90)",
 }
+
+# A comma-separated list in the environment, e.g. HUNT_ALLOWED_CHANNELS=C0SOC,C0IR.
+IdList = Annotated[tuple[str, ...], NoDecode]
 
 SECRET_SETTINGS = frozenset(
     {
@@ -146,6 +153,25 @@ class Settings(BaseSettings):
 
     hunts_dir: Path | None = None
     lab_db: Path = Field(default_factory=lambda: default_data_dir() / "lab.duckdb")
+
+    # Who may hunt: empty means anyone in any channel the bot is in.
+    hunt_allowed_channels: IdList = ()
+    hunt_allowed_users: IdList = ()
+    hunt_allowed_usergroups: IdList = ()
+    results_ttl_days: int = Field(default=7, ge=1, le=90)
+
+    @field_validator("hunt_allowed_channels", "hunt_allowed_users", "hunt_allowed_usergroups",
+                     mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for part in value:
+                if not isinstance(part, str) or not part.isalnum() or not part[:1].isupper():
+                    raise ValueError(f"{part!r} is not a Slack id such as C0123ABCD")
+            return tuple(value)
+        return value
 
     @field_validator("redis_url")
     @classmethod

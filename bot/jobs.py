@@ -1,0 +1,221 @@
+"""Background jobs on a Redis-backed queue (taskiq, Redis Streams with acknowledgements).
+
+Why taskiq: asyncio like the rest of the bot, a Redis Streams broker that redelivers what a dead
+worker never acknowledged, and it works with redis-py 8 (arq pins redis-py below 6). The queue
+only delivers; whether work may run, and whether it already has, is decided from our own state
+in Redis, so a redelivered job does not post twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from taskiq import AsyncBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api import run_receiver_task
+from taskiq_redis import RedisStreamBroker
+
+from bot.errors import HuntBotError
+from bot.formats import to_csv
+from bot.hunts.params import ParamType, display_value
+from bot.slack.blocks import PAGE_ROWS, Message, render_notice, render_results
+from bot.slack.mrkdwn import code, user
+from bot.state import keys
+from bot.state.hunt_requests import HuntRequest
+from bot.state.results import StoredResult, now
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+# A job a worker took and never acknowledged (the worker died) is handed to another after this.
+REDELIVER_AFTER_MS = 5 * 60 * 1000
+
+
+def create_broker(redis_url: str) -> RedisStreamBroker:
+    return RedisStreamBroker(
+        redis_url,
+        queue_name=keys.job_stream(),
+        consumer_group_name="hunt-bot-workers",
+        idle_timeout=REDELIVER_AFTER_MS,
+        xread_block=1000,
+    )
+
+
+class Jobs:
+    """Enqueueing (any process) and running (workers) the bot's background work."""
+
+    def __init__(self, services: Services, broker: AsyncBroker) -> None:
+        self._services = services
+        self.broker = broker
+        self._run_hunt = broker.register_task(self.run_hunt, task_name="run_hunt")
+        self._export = broker.register_task(self.export_csv, task_name="export_csv")
+
+    async def enqueue_hunt(self, request_id: str) -> None:
+        await self._run_hunt.kiq(request_id)
+
+    async def enqueue_export(self, result_id: str, user_id: str) -> None:
+        await self._export.kiq(result_id, user_id)
+
+    async def run_worker(self) -> None:
+        """Consume jobs in this process until cancelled."""
+        await run_receiver_task(
+            self.broker, ack_time=AcknowledgeType.WHEN_SAVED, max_async_tasks=20
+        )
+
+    # -- run a hunt ----------------------------------------------------------------------------
+
+    async def run_hunt(self, request_id: str) -> None:
+        s = self._services
+        request = await s.hunt_requests.load(request_id)
+        if request is None:
+            log.warning("hunt request %s expired before it ran", request_id)
+            return
+        if await s.results.exists(request.id):
+            # Redelivered: it ran already. Post only if the first delivery died before posting.
+            meta = await s.results.meta(request.id)
+            if meta.message_ts is None:
+                await self._post_results(request, meta, await s.results.rows(meta.id, 0, PAGE_ROWS))
+            return
+        decision = await s.access.check(request.user_id, request.channel_id)
+        if not decision.allowed:
+            await self.tell(request, decision.reason)
+            return
+        try:
+            hunt = s.catalog.get(request.hunt)
+            rendered = hunt.render(request.arguments)
+        except HuntBotError as exc:
+            await self.tell(request, exc.message, exc.hint)
+            return
+        await self._wait_for_quota(request)
+        started, clock = now(), time.perf_counter()
+        try:
+            backend = await s.backend()
+            result = await backend.run_query(rendered.kql)
+        except HuntBotError as exc:
+            await self.tell(request, f"The hunt {request.hunt} failed: {exc.message}", exc.hint)
+            return
+        lookback = next(
+            (
+                display_value(rendered.values[p.name])
+                for p in hunt.parameters
+                if p.type is ParamType.TIMESPAN and p.name == "lookback"
+            ),
+            None,
+        )
+        meta = StoredResult(
+            id=request.id,
+            hunt=hunt.name,
+            title=hunt.title,
+            arguments=request.arguments,
+            parameters=rendered.describe_values(),
+            requested_by=request.user_id,
+            team=request.team_id,
+            channel=request.channel_id,
+            backend=backend.name,
+            started_at=started,
+            seconds=time.perf_counter() - clock,
+            columns=result.columns,
+            display_columns=list(hunt.columns),
+            entity_kinds=hunt.entities.kinds,
+            row_count=result.row_count,
+            truncated=result.truncated,
+            lookback=lookback,
+        )
+        await s.results.save(meta, result)
+        await self._post_results(request, meta, result.rows[:PAGE_ROWS])
+
+    async def _wait_for_quota(self, request: HuntRequest) -> None:
+        told: int | None = None
+        while wait := await self._services.quota.acquire(request.id):
+            if wait.position != told:
+                told = wait.position
+                await self.tell(
+                    request,
+                    f"The tenant's hunting quota is used up for the moment: {request.hunt} is "
+                    f"number {wait.position} in the queue and should start in about "
+                    f"{wait.seconds:.0f}s.",
+                )
+            await asyncio.sleep(min(wait.seconds, 5.0))
+
+    async def _post_results(
+        self, request: HuntRequest, meta: StoredResult, first_page: list[dict[str, Any]]
+    ) -> None:
+        s = self._services
+        message = render_results(meta, first_page, 1)
+        await s.pacer.wait_turn(request.channel_id)
+        try:
+            posted = await s.slack.chat_postMessage(
+                channel=request.channel_id,
+                thread_ts=request.thread_ts,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown_error")
+            hint = (
+                "Invite the bot to this channel (/invite @hunt-bot) and run it again."
+                if error in {"not_in_channel", "channel_not_found"}
+                else f"Slack answered {error}; try again, or export from another channel."
+            )
+            await self.tell(request, "The results could not be posted here.", hint)
+            return
+        meta.message_ts = posted["ts"]
+        meta.thread_ts = request.thread_ts or posted["ts"]
+        await s.results.update_meta(meta)
+
+    # -- export --------------------------------------------------------------------------------
+
+    async def export_csv(self, result_id: str, user_id: str) -> None:
+        s = self._services
+        try:
+            meta, result = await s.results.as_result(result_id)
+        except HuntBotError as exc:
+            log.info("export of %s: %s", result_id, exc.message)
+            return
+        content = to_csv(result, for_spreadsheets=True)
+        await s.pacer.wait_turn(meta.channel)
+        await s.slack.files_upload_v2(
+            channel=meta.channel,
+            thread_ts=meta.thread_ts,
+            filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",
+            title=f"{meta.hunt} — {meta.row_count:,} rows",
+            content=content,
+            initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
+            f"{meta.row_count:,} rows{' (truncated at 100,000)' if meta.truncated else ''}.",
+        )
+
+    # -- telling the person --------------------------------------------------------------------
+
+    async def tell(self, request: HuntRequest, text: str, hint: str | None = None) -> None:
+        """An ephemeral answer to whoever asked: through the response URL, else postEphemeral."""
+        message = render_notice(text, hint)
+        await tell_user(
+            self._services, request.channel_id, request.user_id, message, request.response_url
+        )
+
+
+async def tell_user(
+    services: Services, channel: str, user_id: str, message: Message, response_url: str | None
+) -> None:
+    if response_url:
+        webhook = AsyncWebhookClient(response_url)
+        answer = await webhook.send(
+            text=message.text, blocks=message.blocks, response_type="ephemeral"
+        )
+        if answer.status_code == 200:
+            return
+    try:
+        await services.slack.chat_postEphemeral(
+            channel=channel, user=user_id, text=message.text, blocks=message.blocks
+        )
+    except SlackApiError as exc:
+        log.warning("could not tell %s: %s", user_id, exc.response.get("error"))

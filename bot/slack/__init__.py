@@ -1,0 +1,1 @@
+"""Slack rendering and plumbing: Block Kit, mrkdwn escaping, ids. Knows nothing of Microsoft."""

@@ -1,0 +1,69 @@
+"""/hunt: help, list, or run a named hunt (validated now, run as a job)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.errors import HuntBotError
+from bot.hunts import split_arguments
+from bot.slack.blocks import (
+    Message,
+    render_catalog,
+    render_help,
+    render_notice,
+    render_running,
+)
+from bot.state.hunt_requests import HuntRequest
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/hunt")
+    async def hunt_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        try:
+            message = await answer_hunt(services, command)
+        except HuntBotError as exc:
+            message = render_notice(exc.message, exc.hint)
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("/hunt failed (error id %s)", error_id)
+            message = render_notice(
+                f"Something went wrong on our side (error id {error_id}).",
+                "Try again; if it keeps happening, give the error id to whoever runs the bot.",
+            )
+        await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:
+    """The immediate, private answer to a /hunt command; enqueues the hunt when there is one."""
+    text = (command.get("text") or "").strip()
+    name, _, rest = text.partition(" ")
+    if name.lower() in ("", "help"):
+        return render_help()
+    if name.lower() == "list":
+        return render_catalog(services.catalog)
+    user_id, channel_id = command["user_id"], command["channel_id"]
+    decision = await services.access.check_cached(user_id, channel_id)
+    if decision.allowed is False:
+        return render_notice(decision.reason)
+    hunt = services.catalog.get(name)
+    rendered = hunt.render(split_arguments(rest))  # any mistake is answered now, not later
+    request = HuntRequest(
+        hunt=hunt.name,
+        arguments=split_arguments(rest),
+        user_id=user_id,
+        team_id=command.get("team_id", ""),
+        channel_id=channel_id,
+        response_url=command.get("response_url"),
+    )
+    await services.hunt_requests.save(request)
+    await services.jobs.enqueue_hunt(request.id)
+    return render_running(hunt.name, rendered.describe_values())
