@@ -54,8 +54,15 @@ class Jobs:
     def __init__(self, services: Services, broker: AsyncBroker) -> None:
         self._services = services
         self.broker = broker
-        self._run_hunt = broker.register_task(self.run_hunt, task_name="run_hunt")
-        self._export = broker.register_task(self.export_csv, task_name="export_csv")
+        # taskiq registers plain functions (it renames them), not bound methods.
+        async def run_hunt(request_id: str) -> None:
+            await self.run_hunt(request_id)
+
+        async def export_csv(result_id: str, user_id: str) -> None:
+            await self.export_csv(result_id, user_id)
+
+        self._run_hunt = broker.register_task(run_hunt, task_name="run_hunt")
+        self._export = broker.register_task(export_csv, task_name="export_csv")
 
     async def enqueue_hunt(self, request_id: str) -> None:
         await self._run_hunt.kiq(request_id)
