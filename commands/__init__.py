@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    from commands import hunt, results
+    from commands import hunt, mentions, results
 
     hunt.register(app, services)
     results.register(app, services)
+    mentions.register(app, services)

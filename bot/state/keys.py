@@ -38,3 +38,7 @@ def usergroup_members(group: str) -> str:
 
 def job_stream() -> str:
     return f"{PREFIX}:jobs"
+
+
+def seen_event(event_id: str) -> str:
+    return f"{PREFIX}:event:{event_id}"
