@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -54,12 +55,26 @@ class Jobs:
     def __init__(self, services: Services, broker: AsyncBroker) -> None:
         self._services = services
         self.broker = broker
+
         # taskiq registers plain functions (it renames them), not bound methods.
         async def run_hunt(request_id: str) -> None:
-            await self.run_hunt(request_id)
+            try:
+                await self.run_hunt(request_id)
+            except Exception:
+                request = await services.hunt_requests.load(request_id)
+                await self._report_crash(
+                    "run_hunt",
+                    request and request.channel_id,
+                    request and request.user_id,
+                    request and request.response_url,
+                )
 
         async def export_csv(result_id: str, user_id: str) -> None:
-            await self.export_csv(result_id, user_id)
+            try:
+                await self.export_csv(result_id, user_id)
+            except Exception:
+                meta = await services.results.meta(result_id)
+                await self._report_crash("export_csv", meta.channel, user_id, None)
 
         self._run_hunt = broker.register_task(run_hunt, task_name="run_hunt")
         self._export = broker.register_task(export_csv, task_name="export_csv")
@@ -199,6 +214,19 @@ class Jobs:
             initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
             f"{meta.row_count:,} rows{' (truncated at 100,000)' if meta.truncated else ''}.",
         )
+
+    async def _report_crash(
+        self, job: str, channel: str | None, user_id: str | None, response_url: str | None
+    ) -> None:
+        """Anything unexpected: logged with an id the person can quote, and they are told."""
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("%s failed (error id %s)", job, error_id)
+        if channel and user_id:
+            message = render_notice(
+                f"Something went wrong on our side (error id {error_id}).",
+                "Try again; if it keeps happening, give the error id to whoever runs the bot.",
+            )
+            await tell_user(self._services, channel, user_id, message, response_url)
 
     # -- telling the person --------------------------------------------------------------------
 
