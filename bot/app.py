@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import uvicorn
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -35,6 +33,7 @@ from bot.defender.results import HuntingBackend
 from bot.errors import HuntBotError, SettingsError
 from bot.hunts import Catalog, load_catalog
 from bot.jobs import Jobs, create_broker
+from bot.serving import serve_in_loop
 from bot.state.hunt_requests import HuntRequests
 from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
@@ -149,7 +148,11 @@ def create_bolt_app(services: Services) -> AsyncApp:
         )
 
     app = AsyncApp(
-        client=services.slack,
+        # Bolt builds its per-request client from this one and the token `authorize` returns;
+        # the listeners use services.slack.
+        client=AsyncWebClient(
+            base_url=services.slack.base_url, retry_handlers=services.slack.retry_handlers
+        ),
         signing_secret=(
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
@@ -205,29 +208,17 @@ async def serve_in_process(
 ) -> AsyncIterator[str]:
     """Run the bot's HTTP server (and a worker) in this event loop; yields its base URL."""
     services = await start_services(settings)
-    await learn_bot_user(services)
-    bolt = create_bolt_app(services)
-    web = create_web_app(services, bolt)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(web, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    worker = asyncio.create_task(services.jobs.run_worker()) if with_worker else None
     try:
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
+        await learn_bot_user(services)
+        web = create_web_app(services, create_bolt_app(services))
+        worker = asyncio.create_task(services.jobs.run_worker()) if with_worker else None
+        try:
+            async with serve_in_loop(web, host=host, port=port) as url:
+                yield url
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
     finally:
-        server.should_exit = True
-        with suppress(Exception):
-            await serving
-        if worker is not None:
-            worker.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await worker
         await services.aclose()
-        sock.close()

@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from taskiq import AsyncBroker
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
+# taskiq warns whenever its receiver is cancelled, which is how every worker here stops.
+logging.getLogger("taskiq.receiver").addFilter(
+    lambda record: "task was cancelled" not in record.getMessage()
+)
 
 # A job a worker took and never acknowledged (the worker died) is handed to another after this.
 REDELIVER_AFTER_MS = 5 * 60 * 1000
@@ -62,12 +68,10 @@ class Jobs:
                 await self.run_hunt(request_id)
             except Exception:
                 request = await services.hunt_requests.load(request_id)
-                await self._report_crash(
-                    "run_hunt",
-                    request and request.channel_id,
-                    request and request.user_id,
-                    request and request.response_url,
-                )
+                if request is not None:
+                    await self._report_crash(
+                        "run_hunt", request.channel_id, request.user_id, request.response_url
+                    )
 
         async def export_csv(result_id: str, user_id: str) -> None:
             try:
@@ -216,17 +220,16 @@ class Jobs:
         )
 
     async def _report_crash(
-        self, job: str, channel: str | None, user_id: str | None, response_url: str | None
+        self, job: str, channel: str, user_id: str, response_url: str | None
     ) -> None:
         """Anything unexpected: logged with an id the person can quote, and they are told."""
         error_id = uuid.uuid4().hex[:8]
         log.exception("%s failed (error id %s)", job, error_id)
-        if channel and user_id:
-            message = render_notice(
-                f"Something went wrong on our side (error id {error_id}).",
-                "Try again; if it keeps happening, give the error id to whoever runs the bot.",
-            )
-            await tell_user(self._services, channel, user_id, message, response_url)
+        message = render_notice(
+            f"Something went wrong on our side (error id {error_id}).",
+            "Try again; if it keeps happening, give the error id to whoever runs the bot.",
+        )
+        await tell_user(self._services, channel, user_id, message, response_url)
 
     # -- telling the person --------------------------------------------------------------------
 
@@ -236,6 +239,34 @@ class Jobs:
         await tell_user(
             self._services, request.channel_id, request.user_id, message, request.response_url
         )
+
+
+async def jobs_pending(redis: aioredis.Redis) -> bool:
+    """Whether the queue holds work not finished: undelivered, or delivered and unacknowledged.
+
+    Jobs are acknowledged when they end, so a delivered, unacknowledged entry is one running.
+    """
+    stream = keys.job_stream()
+    try:
+        if not await redis.exists(stream):
+            return False
+        info = await redis.xinfo_stream(stream)
+        groups = await redis.xinfo_groups(stream)
+    except RedisError:
+        return False
+    last = _stream_id(info.get("last-generated-id"))
+    if not groups:
+        return bool(info.get("length"))
+    return any(
+        int(group.get("pending", 0)) > 0 or _stream_id(group.get("last-delivered-id")) < last
+        for group in groups
+    )
+
+
+def _stream_id(value: object) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else str(value or "0-0")
+    millis, _, sequence = text.partition("-")
+    return int(millis or 0), int(sequence or 0)
 
 
 async def tell_user(

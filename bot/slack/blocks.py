@@ -110,6 +110,10 @@ def render_running(hunt_name: str, parameters: dict[str, str]) -> Message:
 # -- results ---------------------------------------------------------------------------------
 
 
+def rows_text(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
 def page_count(row_count: int) -> int:
     return max(1, math.ceil(row_count / PAGE_ROWS))
 
@@ -156,7 +160,7 @@ def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) ->
     else:
         blocks.append(SectionBlock(text=mrkdwn(f"No rows: nothing matched {code(meta.hunt)}.")))
     blocks.append(_buttons(meta, page, pages, fresh))
-    text = f"{meta.title}: {meta.row_count:,} rows" + (" (truncated)" if meta.truncated else "")
+    text = f"{meta.title}: {rows_text(meta.row_count)}" + (" (truncated)" if meta.truncated else "")
     return Message(text=clip(text, 300), blocks=_dicts(blocks))
 
 
@@ -168,7 +172,7 @@ def _summary(meta: StoredResult) -> str:
     )
     return (
         f"{code(meta.hunt)} run by {user(meta.requested_by)} on {escape(meta.backend)} · "
-        f"*{meta.row_count:,}* rows{' (truncated)' if meta.truncated else ''} · "
+        f"*{rows_text(meta.row_count)}*{' (truncated)' if meta.truncated else ''} · "
         f"{meta.seconds:.1f}s · {window}"
     )
 

@@ -1,0 +1,1 @@
+"""The local Slack stand-in: a Web API that records what the bot posts, and the console."""

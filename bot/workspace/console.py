@@ -1,0 +1,135 @@
+"""`hunt-bot console`: the bot, a lab tenant and Slack's stand-in in one process, on a terminal.
+
+Started here, in this order: an embedded Redis when REDIS_URL is unset (next to the lab's
+database), the Web API stand-in, the lab tenant, and the bot itself (its HTTP server and an
+in-process worker, from `bot.app.serve_in_process`) pointed at the stand-in with a signing
+secret made for this run. Then each line, typed or from `--script`, is played as a person in
+#soc; `--transcript` gets every Web API call the bot made as JSON lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import IO
+
+import redis.asyncio as aioredis
+from pydantic import AnyHttpUrl, SecretStr
+from rich.console import Console
+from rich.text import Text
+
+from bot.config import Settings
+from bot.errors import HuntBotError
+from bot.state.redis import open_redis
+
+from .calls import Call
+from .platform import SlackPlatform
+from .session import ConsoleSession
+from .slack_requests import SignedSender
+from .webapi import WebApiStandIn
+
+BOT_TOKEN = "xoxb-console"
+
+
+async def run_console(
+    settings: Settings, *, script: Path | None = None, transcript: Path | None = None
+) -> int:
+    """Run the console until the script ends or the person quits; the exit code."""
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        # Scripts and pipes: wide enough for a page of results, as a wide terminal would be.
+        out = Console(highlight=False, width=160)
+    lines: list[str] | None = None
+    if script is not None:
+        try:
+            lines = script.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            out.print(Text(f"✗ cannot read the script {script}: {exc.strerror}", style="bold red"))
+            return 2
+    try:
+        async with AsyncExitStack() as stack:
+            session = await _start(stack, settings, out, transcript)
+            if lines is not None:
+                return await session.run_script(lines)
+            return await session.interactive()
+    except HuntBotError as exc:
+        out.print(Text(f"✗ {exc.message}", style="bold red"))
+        if exc.hint:
+            out.print(Text(exc.hint))
+        return 1
+
+
+async def _start(
+    stack: AsyncExitStack, settings: Settings, out: Console, transcript: Path | None
+) -> ConsoleSession:
+    redis_url = settings.redis_url
+    if redis_url is None:
+        directory = settings.lab_db.parent
+        with out.status(Text(f"starting the embedded Redis in {directory}")):
+            embedded = await asyncio.to_thread(open_redis, settings, data_dir=directory)
+        stack.push_async_callback(embedded.aclose)
+        redis_url = SecretStr(embedded.url)
+
+    stand_in = WebApiStandIn(token=BOT_TOKEN)
+    await stack.enter_async_context(stand_in.running())
+    if transcript is not None:
+        stand_in.calls.add_listener(TranscriptWriter(stack.enter_context(transcript.open("w"))))
+
+    await _prepare_lab(settings, out)
+    signing_secret = secrets.token_hex(16)
+    bot_settings = settings.model_copy(
+        update={
+            "slack_api_url": AnyHttpUrl(stand_in.api_url),
+            "slack_bot_token": SecretStr(BOT_TOKEN),
+            "slack_signing_secret": SecretStr(signing_secret),
+            "hunt_backend": "lab",
+            "redis_url": redis_url,
+        }
+    )
+    from bot.app import serve_in_process
+    from bot.jobs import jobs_pending
+
+    with out.status(Text("starting hunt-bot")):
+        bot_url = await stack.enter_async_context(
+            serve_in_process(bot_settings, port=0, with_worker=True)
+        )
+    sender = SignedSender(bot_url, signing_secret)
+    stack.push_async_callback(sender.aclose)
+    queue = aioredis.Redis.from_url(redis_url.get_secret_value())
+    stack.push_async_callback(queue.aclose)
+    out.print(
+        Text(
+            f"hunt-bot console: #soc in a local workspace, lab tenant {settings.lab_db}. "
+            "You are @alice.",
+            style="dim",
+        )
+    )
+    platform = SlackPlatform(stand_in, sender)
+    return ConsoleSession(platform, out, jobs_busy=lambda: jobs_pending(queue))
+
+
+async def _prepare_lab(settings: Settings, out: Console) -> None:
+    """Create the lab's database before the first hunt needs it, and say so: it takes a while."""
+    if settings.lab_db.exists():
+        return
+    from bot.defender.lab import LabTenant
+
+    with out.status(Text(f"creating the lab tenant in {settings.lab_db}")):
+        lab = await asyncio.to_thread(LabTenant.open, settings.lab_db)
+        await lab.aclose()  # the bot's worker opens it; DuckDB allows one process
+
+
+class TranscriptWriter:
+    """Every Web API call as a JSON line, written as it happens so a crash keeps the record."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self.file = file
+
+    def __call__(self, call: Call) -> None:
+        self.file.write(json.dumps(call.transcript_line(), default=str) + "\n")
+        self.file.flush()
+
+
