@@ -1,4 +1,4 @@
-# Two commands for a fresh machine with Python 3.11+: `make demo` and `make test`.
+# Two commands for a fresh machine with Python 3.11+: `make console` and `make test`.
 # Each sets up its own virtual environment from the package index on first use.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: console test lint clean
 
 $(INSTALLED): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "hunt-bot needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -17,8 +17,8 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-demo: $(INSTALLED)  ## run the zap-misses hunt on the lab tenant
-	$(BIN)/hunt-bot hunt zap-misses --backend lab
+console: $(INSTALLED)  ## the bot on its embedded defaults: Slack on your terminal, the lab tenant
+	$(BIN)/hunt-bot console
 
 test: lint  ## lint, then the whole test suite; CI runs exactly this
 	$(BIN)/python -m pytest
