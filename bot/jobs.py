@@ -209,7 +209,20 @@ class Jobs:
             return
         content = to_csv(result, for_spreadsheets=True)
         await s.pacer.wait_turn(meta.channel)
-        await s.slack.files_upload_v2(
+        try:
+            await self._upload(meta, content, user_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown_error")
+            hint = (
+                "Invite the bot to this channel (/invite @hunt-bot) and export again."
+                if error in {"not_in_channel", "channel_not_found"}
+                else f"Slack answered {error}; try again in a moment."
+            )
+            message = render_notice("The CSV export could not be shared here.", hint)
+            await tell_user(s, meta.channel, user_id, message, None)
+
+    async def _upload(self, meta: StoredResult, content: str, user_id: str) -> None:
+        await self._services.slack.files_upload_v2(
             channel=meta.channel,
             thread_ts=meta.thread_ts,
             filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",

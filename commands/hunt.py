@@ -55,10 +55,11 @@ async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:
     if decision.allowed is False:
         return render_notice(decision.reason)
     hunt = services.catalog.get(name)
-    rendered = hunt.render(split_arguments(rest))  # any mistake is answered now, not later
+    arguments = split_arguments(rest)
+    rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
     request = HuntRequest(
         hunt=hunt.name,
-        arguments=split_arguments(rest),
+        arguments=arguments,
         user_id=user_id,
         team_id=command.get("team_id", ""),
         channel_id=channel_id,
