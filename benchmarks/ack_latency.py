@@ -83,8 +83,9 @@ def serve_bare(port: int, secret: str, process_before_response: bool) -> None:
     web = Starlette(
         routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", healthz)]
     )
-    # The same uvicorn settings as `hunt-bot serve` (bot/cli.py): info level, access log on.
-    asyncio.run(uvicorn.Server(uvicorn.Config(web, host=HOST, port=port, log_level="info")).serve())
+    # The same uvicorn settings as `hunt-bot serve` (bot/cli.py): info level, no access log.
+    config = uvicorn.Config(web, host=HOST, port=port, log_level="info", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve())
 
 
 # -- the load generator (a subprocess) ----------------------------------------------------------
@@ -403,7 +404,7 @@ def benchmark(args: argparse.Namespace) -> None:
             print(
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {args.warmup:g} s"
                 f" warm-up + {args.duration:g} s per step. process_before_response: bot True"
-                " (bot/app.py), bare True, bare-default False. uvicorn access log on in all, as"
+                " (bot/app.py), bare True, bare-default False. uvicorn access log off in all, as"
                 " in `hunt-bot serve`.",
                 flush=True,
             )
