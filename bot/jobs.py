@@ -23,6 +23,7 @@ from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 from taskiq_redis import RedisStreamBroker
 
+from bot.actions.offer import SENDER_COPY_TABLES
 from bot.errors import HuntBotError
 from bot.formats import to_csv
 from bot.hunts.params import ParamType, display_value
@@ -150,6 +151,11 @@ class Jobs:
             columns=result.columns,
             display_columns=list(hunt.columns),
             entity_kinds=hunt.entities.kinds,
+            entity_columns={
+                kind: list(getattr(hunt.entities, kind)) for kind in hunt.entities.kinds
+            },
+            sender_copy_possible=hunt.source_table in SENDER_COPY_TABLES
+            and "SenderFromAddress" in (hunt.entities.email or ()),
             row_count=result.row_count,
             truncated=result.truncated,
             lookback=lookback,

@@ -111,6 +111,16 @@ class Hunt(BaseModel):
             raise ValueError("columns: a column is listed twice")
         return self
 
+    @property
+    def source_table(self) -> str | None:
+        """The table the query starts from (the sender's-copy rule depends on it)."""
+        for line in self.query.splitlines():
+            stripped = line.strip()
+            if stripped and not stripped.startswith("//"):
+                match = re.match(r"[A-Za-z_]\w*", stripped)
+                return match[0] if match else None
+        return None
+
     def param(self, name: str) -> Param | None:
         return next((p for p in self.parameters if p.name == name), None)
 

@@ -19,3 +19,24 @@ class ResultsBlock(StrEnum):
     TABLE = "results.table"
     PAGER = "results.pager"
     ACTIONS = "results.actions"
+
+
+class TakeActionsView(StrEnum):
+    CHOOSE = "take_actions.choose"
+    CONFIRM = "take_actions.confirm"
+
+
+class TakeActionsBlock(StrEnum):
+    ACTION = "take_actions.action"
+    ROWS = "take_actions.rows"
+    NAME = "take_actions.name"
+    DESCRIPTION = "take_actions.description"
+
+
+# Every input block holds one element with this action id.
+INPUT_ELEMENT = "value"
+
+
+class ApprovalAction(StrEnum):
+    APPROVE = "approval.approve"
+    REJECT = "approval.reject"

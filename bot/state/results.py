@@ -42,6 +42,8 @@ class StoredResult(BaseModel):
     columns: list[Column]
     display_columns: list[str]
     entity_kinds: list[str]
+    entity_columns: dict[str, list[str]] = {}
+    sender_copy_possible: bool = False  # EmailEvents/EmailPostDeliveryEvents with sender columns
     row_count: int
     truncated: bool
     lookback: str | None = None
