@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.state import keys
 
-GROUP_CACHE = timedelta(minutes=5)
+GROUP_CACHE = timedelta(minutes=1)  # membership changes must take effect quickly
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,12 @@ class HuntAccess:
         if decision.allowed is not None:
             return decision
         for group in self._groups:
-            if user_id in await self._members(group):
+            if user_id in await self.members_of(group):
                 return ALLOWED
         return self._refused()
 
-    async def _members(self, group: str) -> set[str]:
+    async def members_of(self, group: str) -> set[str]:
+        """A Slack user group's members, cached in Redis for a few minutes (shared by all)."""
         key = keys.usergroup_members(group)
         cached = await self._redis.smembers(key)  # type: ignore[misc]
         if cached or await self._redis.exists(key):

@@ -30,6 +30,7 @@ from bot.hunts.params import ParamType, display_value
 from bot.slack.blocks import PAGE_ROWS, Message, render_notice, render_results
 from bot.slack.mrkdwn import code, user
 from bot.state import keys
+from bot.state.capabilities import save_capabilities
 from bot.state.hunt_requests import HuntRequest
 from bot.state.results import StoredResult, now
 
@@ -92,9 +93,18 @@ class Jobs:
 
     async def run_worker(self) -> None:
         """Consume jobs in this process until cancelled."""
+        await self.record_capabilities()
         await run_receiver_task(
             self.broker, ack_time=AcknowledgeType.WHEN_SAVED, max_async_tasks=20
         )
+
+    async def record_capabilities(self) -> None:
+        """What the app registration may do, for the Take actions modal (read at worker start)."""
+        from bot.defender.capabilities import current_capabilities
+
+        found = await current_capabilities(self._services.settings)
+        if found is not None:
+            await save_capabilities(self._services.redis.client, found)
 
     # -- run a hunt ----------------------------------------------------------------------------
 

@@ -139,3 +139,6 @@ class TargetOutcome(BaseModel):
     detail: str = ""
     machine_action_id: str | None = None  # MDE MachineAction id (or investigation id)
     link: str | None = None  # e.g. the Action center URL of an email remediation
+    # MDE MachineAction `type` ("Isolate", ...) or "Investigation": says which API to poll.
+    action_type: str | None = None
+    bulk_id: str | None = None  # the email remediation's bulkId, read from `link`

@@ -42,3 +42,55 @@ def job_stream() -> str:
 
 def seen_event(event_id: str) -> str:
     return f"{PREFIX}:event:{event_id}"
+
+
+def capabilities() -> str:
+    return f"{PREFIX}:capabilities"
+
+
+# -- approvals and audit (bot/state/approvals.py, bot/state/audit.py) --------------------------
+
+
+def approval(approval_id: str) -> str:
+    """A hash: the canonical spec, its digest, who asked, the thread, state, lease."""
+    return f"{PREFIX}:approval:{approval_id}"
+
+
+def approval_votes(approval_id: str) -> str:
+    """A hash, field = Slack user id, value = how they voted and when."""
+    return f"{PREFIX}:approval:{approval_id}:votes"
+
+
+def approval_outcomes(approval_id: str) -> str:
+    """A hash, field = target key, value = the TargetOutcome as JSON."""
+    return f"{PREFIX}:approval:{approval_id}:outcomes"
+
+
+def approval_sequence() -> str:
+    """The counter approval ids are numbered from."""
+    return f"{PREFIX}:approvals:sequence"
+
+
+def approvals_expiring() -> str:
+    """Pending approvals by expiry time (ms), for the expiry sweep."""
+    return f"{PREFIX}:approvals:expiring"
+
+
+def approvals_in_thread(channel: str, thread_ts: str) -> str:
+    """The approvals asked for in one incident thread, by creation time (ms)."""
+    return f"{PREFIX}:thread:{channel}:{thread_ts}:approvals"
+
+
+def approvals_to_run() -> str:
+    """Approved or executing approvals, by when a sweep should (re-)enqueue them if still there:
+    the approval time, then the end of the current execution lease."""
+    return f"{PREFIX}:approvals:to-run"
+
+
+def audit_stream() -> str:
+    """The append-only audit log (a Redis stream); never trimmed by the bot."""
+    return f"{PREFIX}:audit"
+
+
+def draft(draft_id: str) -> str:
+    return f"{PREFIX}:draft:{draft_id}"

@@ -3,6 +3,9 @@
 The bot's real clients (MSAL, httpx) talk to it exactly as they talk to Microsoft: point
 `AZURE_AUTHORITY_HOST` and `GRAPH_URL` at `base_url` and trust `ca_file`.
 
+Graph's email remediation and the Defender for Endpoint machine-action API answer too, from
+`defender` (a `DefenderApi`, see defender_api.py; `MDE_URL` points here as well).
+
 `POST /v1.0/security/runHuntingQuery` answers as Graph does:
 - 401 `InvalidAuthenticationToken` when the bearer token is missing, expired or not for Graph;
 - 403 `Forbidden` "Missing application roles..." without `ThreatHunting.Read.All`;
@@ -49,6 +52,7 @@ from starlette.routing import Route
 
 from bot.config import Settings
 
+from .defender_api import DefenderApi
 from .entra import AppRegistration, Entra, TokenRejected
 from .https import make_local_tls, serve_https
 
@@ -162,6 +166,7 @@ class MicrosoftStandIn:
     def __post_init__(self) -> None:
         self.app_registration = AppRegistration(self.client_id)
         self.entra = Entra(self.tenant_id, self.app_registration)
+        self.defender = DefenderApi(self.entra, self.tenant_id)
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._initial_handler = self.query_handler
@@ -175,6 +180,7 @@ class MicrosoftStandIn:
             self.requests.clear()
             self._faults.clear()
         self.query_handler = self._initial_handler
+        self.defender.reset()
         self.entra.token_delay = 0.0
         app = self.app_registration
         app.secrets = {self.client_secret}
@@ -232,6 +238,21 @@ class MicrosoftStandIn:
     def token_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/oauth2/v2.0/token")]
 
+    @property
+    def remediation_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/analyzedEmails/remediate")]
+
+    @property
+    def mde_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/api/")]
+
+    @property
+    def machine_action_requests(self) -> list[RecordedRequest]:
+        """The POSTs that ask Defender for Endpoint to act on a device."""
+        return [
+            r for r in self.requests if r.method == "POST" and r.path.startswith("/api/machines/")
+        ]
+
     # -- for the code under test ---------------------------------------------------------------
 
     def settings(self, **overrides: Any) -> Settings:
@@ -241,6 +262,7 @@ class MicrosoftStandIn:
             "azure_client_secret": self.client_secret,
             "azure_client_certificate": None,
             "graph_url": self.base_url,
+            "mde_url": self.base_url,
             "azure_authority_host": self.base_url,
             "hunt_backend": "graph",
             "_env_file": None,
@@ -264,6 +286,7 @@ class MicrosoftStandIn:
         routes = [
             *self.entra.routes(),
             Route("/v1.0/security/runHuntingQuery", self._run_hunting_query, methods=["POST"]),
+            *self.defender.routes(),
         ]
         return Starlette(routes=routes, middleware=[Middleware(_Recorder, standin=self)])
 

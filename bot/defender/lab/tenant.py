@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,6 +71,16 @@ class LabTenant:
         except BaseException:
             con.close()
             raise
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The open connection, held under this tenant's lock, for code sharing the lab file
+        (the lab's remediation executor): DuckDB lets one process open it. Blocking: call from
+        a worker thread."""
+        with self._lock:
+            if self._con is None:
+                raise LabError("The lab tenant is closed.")
+            yield self._con
 
     async def run_query(self, kql: str) -> HuntResult:
         return await asyncio.to_thread(self._run_query, kql)

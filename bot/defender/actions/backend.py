@@ -1,0 +1,102 @@
+"""Defender's remediation executor (Graph for email, MDE for devices and files), and choosing
+between it and the lab tenant."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot.actions.model import ApprovalSpec, Target, TargetOutcome
+from bot.config import Settings
+from bot.defender.actions.emails import DEFAULT_BATCH_SIZE, GraphEmailRemediation
+from bot.defender.actions.machines import MachineActions
+from bot.defender.actions.operations import ordered, split_runnable
+from bot.defender.actions.protocol import RemediationBackend
+from bot.defender.actions.transport import ApiClient, RetryPolicy, tls_verify
+from bot.defender.auth import TokenProvider
+
+if TYPE_CHECKING:
+    from bot.defender.lab import LabTenant
+
+# An action call is small and Microsoft answers it before doing the work; a minute without an
+# answer means the call is lost, and the retry (recognised as ours if it did land) takes over.
+ACTION_TIMEOUT_SECONDS = 60.0
+
+
+class DefenderRemediation:
+    """The `RemediationBackend` that acts on the tenant through Graph and Defender for Endpoint."""
+
+    name = "defender"
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: TokenProvider,
+        *,
+        verify: bool | str | ssl.SSLContext = True,
+        email_batch_size: int = DEFAULT_BATCH_SIZE,
+        retry: RetryPolicy | None = None,
+        timeout: float = ACTION_TIMEOUT_SECONDS,
+    ) -> None:
+        retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(verify=tls_verify(verify), timeout=timeout)
+        graph = ApiClient(
+            self._http,
+            tokens,
+            service="Microsoft Graph",
+            base=settings.graph_base,
+            scope=settings.hosts.graph_scope,
+            retry=retry,
+        )
+        mde = ApiClient(
+            self._http,
+            tokens,
+            service="Defender for Endpoint",
+            base=settings.mde_base,
+            scope=settings.hosts.mde_scope,
+            retry=retry,
+        )
+        self.emails = GraphEmailRemediation(graph, batch_size=email_batch_size)
+        self.machines = MachineActions(mde)
+
+    async def submit(
+        self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
+    ) -> list[TargetOutcome]:
+        runnable, refused = split_runnable(spec, targets)
+        if spec.action.entity == "email":
+            done = await self.emails.submit(spec, approval_id, runnable)
+        else:
+            done = await self.machines.submit(spec, approval_id, runnable)
+        return ordered(targets, [*done, *refused])
+
+    async def refresh(self, outcome: TargetOutcome) -> TargetOutcome:
+        return await self.machines.refresh(outcome)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def open_remediation(
+    settings: Settings,
+    *,
+    tokens: TokenProvider | None = None,
+    verify: bool | str | ssl.SSLContext = True,
+    lab: LabTenant | None = None,
+) -> RemediationBackend:
+    """The executor HUNT_BACKEND names: Defender, or the lab tenant.
+
+    The lab runs on `lab`'s connection when given (DuckDB lets one process open a lab file, so
+    the hunting backend's tenant is shared); otherwise it opens the lab and closes it with itself.
+    """
+    if settings.hunt_backend == "graph":
+        settings.require_graph()
+        return DefenderRemediation(settings, tokens or TokenProvider(settings), verify=verify)
+    from bot.defender.lab import LabTenant
+    from bot.defender.lab.actions import LabRemediation
+
+    if lab is not None:
+        return LabRemediation(lab)
+    return LabRemediation(LabTenant.open(settings.lab_db), owns_tenant=True)

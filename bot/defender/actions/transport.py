@@ -1,0 +1,192 @@
+"""Calling one Microsoft API (Graph or Defender for Endpoint) for the action executors.
+
+Every call gets a fresh bearer token from the shared `TokenProvider` (MSAL answers from its cache).
+429 and 5xx, timeouts and dropped connections are retried, waiting as `Retry-After` says or
+backing off exponentially, within a bounded number of attempts and a bounded total wait; past
+either bound the call fails with the reason. 401 and 403 fail at once, naming the permission the
+call needs. Any other answer goes back to the caller, who knows what a 400 or 404 means for its
+target. Tokens never reach a log line or an error: only paths, statuses and request ids are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.defender.auth import TokenProvider
+from bot.defender.permissions import Capability
+from bot.errors import AuthenticationError
+
+log = logging.getLogger(__name__)
+
+
+class CallFailed(Exception):
+    """The call could not be made to succeed; `reason` says why, for the target's outcome."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # in all, the first included
+    backoff: float = 1.0  # first wait when Microsoft names none; doubles each time
+    max_wait: float = 120.0  # seconds one call may spend waiting in all
+
+
+class ApiError(BaseModel):
+    """`{"error": {"code", "message", ...}}`: Graph adds `innerError`, MDE a `target` id."""
+
+    code: str = ""
+    message: str = ""
+
+    def describe(self, status: int) -> str:
+        text = f"{status} {self.code}".rstrip()
+        return f"{text}: {self.message}" if self.message else text
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    try:
+        error = response.json().get("error")
+        if isinstance(error, dict):
+            return ApiError.model_validate(error)
+    except (ValueError, AttributeError, ValidationError):
+        pass
+    return ApiError(message=response.text.strip()[:300])
+
+
+def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """httpx 0.28 wants an SSLContext rather than a CA path."""
+    if not isinstance(verify, str):
+        return verify
+    if Path(verify).is_dir():
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+class ApiClient:
+    """One API: its base URL, its token scope, and the shared HTTP client."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenProvider,
+        *,
+        service: str,
+        base: str,
+        scope: str,
+        retry: RetryPolicy,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self.service = service  # "Microsoft Graph" or "Defender for Endpoint", for messages
+        self.base = base
+        self._scope = scope
+        self._retry = retry
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        needs: Capability,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """The answer once it is not 401/403/429/5xx; CallFailed when it never got there."""
+        retry = self._retry
+        waited = 0.0
+        for attempt in range(1, retry.attempts + 1):
+            try:
+                response = await self._send(method, path, json=json, params=params)
+            except httpx.TransportError as exc:
+                # A retried POST may repeat an action that did reach Microsoft: Defender then
+                # answers "already in progress", which the machine executor recognises as ours.
+                problem, told = f"{self.service} could not be reached ({type(exc).__name__})", None
+            else:
+                status = response.status_code
+                if status in (401, 403):
+                    raise CallFailed(self._refused(response, needs))
+                if status != 429 and status < 500:
+                    return response
+                problem = f"{self.service} answered {api_error(response).describe(status)}"
+                told = retry_after_seconds(response)
+            if attempt == retry.attempts:
+                raise CallFailed(f"{problem}; gave up after {attempt} attempts.")
+            delay = retry.backoff * 2 ** (attempt - 1) if told is None else told
+            if waited + delay > retry.max_wait:
+                raise CallFailed(
+                    f"{problem}; it asked to wait {delay:g} s, more than the "
+                    f"{retry.max_wait:g} s this action may wait."
+                )
+            log.info("%s; retry %d/%d in %.1fs", problem, attempt, retry.attempts - 1, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    async def _send(
+        self, method: str, path: str, *, json: Any, params: dict[str, str] | None
+    ) -> httpx.Response:
+        try:
+            token = await self._tokens.access_token(self._scope)
+        except AuthenticationError as exc:
+            raise CallFailed(f"No token for {self.service}: {exc}") from None
+        started = time.monotonic()
+        response = await self._http.request(
+            method,
+            f"{self.base}{path}",
+            json=json,
+            params=params,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        log.info(
+            "%s %s -> %d in %.2fs, request-id %s",
+            method,
+            path,
+            response.status_code,
+            time.monotonic() - started,
+            response.headers.get("request-id", "-"),
+        )
+        return response
+
+    def _refused(self, response: httpx.Response, needs: Capability) -> str:
+        error = api_error(response).describe(response.status_code)
+        if response.status_code == 401:
+            return (
+                f"{self.service} rejected the bot's token ({error}). Check AZURE_TENANT_ID and "
+                f"AZURE_CLOUD, and that {needs.permission} on {needs.resource} has admin consent."
+            )
+        return (
+            f"{self.service} refused: the app registration lacks the {needs.resource} "
+            f"application permission {needs.permission} ({error}). Grant {needs.permission} "
+            "and admin consent."
+        )
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), if present."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
