@@ -28,12 +28,18 @@ from starlette.routing import Route
 
 from bot.access import HuntAccess
 from bot.config import EXPECTED, Settings
+from bot.defender.actions import RemediationBackend, open_remediation
 from bot.defender.backends import open_backend
 from bot.defender.results import HuntingBackend
 from bot.errors import HuntBotError, SettingsError
 from bot.hunts import Catalog, load_catalog
 from bot.jobs import Jobs, create_broker
+from bot.policy import ApprovalPolicy
 from bot.serving import serve_in_loop
+from bot.state.approvals import ApprovalStore
+from bot.state.audit import AuditLog
+from bot.state.cards import CardLocations
+from bot.state.drafts import Drafts
 from bot.state.hunt_requests import HuntRequests
 from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
@@ -58,10 +64,15 @@ class Services:
     quota: HuntingQuota
     pacer: ChannelPacer
     access: HuntAccess
+    policy: ApprovalPolicy
+    approvals: ApprovalStore
+    drafts: Drafts
+    cards: CardLocations
     jobs: Jobs = field(init=False)
     bot_user_id: str = ""
     _backend: HuntingBackend | None = None
     _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _remediation: RemediationBackend | None = None
 
     async def backend(self) -> HuntingBackend:
         """Opened on first use, in the process that runs hunts (the lab allows one process)."""
@@ -70,7 +81,16 @@ class Services:
                 self._backend = await asyncio.to_thread(open_backend, self.settings)
             return self._backend
 
+    async def remediation(self) -> RemediationBackend:
+        """Graph + Defender for Endpoint, or the lab acting on its own data (same DuckDB file)."""
+        if self._remediation is None:
+            lab = await self.backend() if self.settings.hunt_backend == "lab" else None
+            self._remediation = open_remediation(self.settings, lab=lab)  # type: ignore[arg-type]
+        return self._remediation
+
     async def aclose(self) -> None:
+        if self._remediation is not None:
+            await self._remediation.aclose()
         if self._backend is not None:
             await self._backend.aclose()
         await self.jobs.broker.shutdown()
@@ -117,6 +137,8 @@ async def start_services(settings: Settings) -> Services:
     await check_redis(redis)
     slack = slack_client(settings)
     per_minute = GRAPH_HUNTS_PER_MINUTE if settings.hunt_backend == "graph" else None
+    access = HuntAccess(settings, redis.client, slack)
+    policy = ApprovalPolicy.from_settings(settings, access.members_of)
     services = Services(
         settings=settings,
         redis=redis,
@@ -126,7 +148,11 @@ async def start_services(settings: Settings) -> Services:
         hunt_requests=HuntRequests(redis.client),
         quota=HuntingQuota(redis.client, per_minute),
         pacer=ChannelPacer(redis.client),
-        access=HuntAccess(settings, redis.client, slack),
+        access=access,
+        policy=policy,
+        approvals=ApprovalStore(redis.client, policy, AuditLog(redis.client)),
+        drafts=Drafts(redis.client),
+        cards=CardLocations(redis.client),
     )
     for problem in services.catalog.problems:
         log.warning("hunt file skipped: %s", problem)

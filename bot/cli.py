@@ -278,6 +278,40 @@ def _log_to_stderr() -> None:
     )
 
 
+# -- audit ---------------------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="The audit log of requests, votes and outcomes.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write every audit entry as JSON lines (oldest first)."""
+    current = settings()
+    count = asyncio.run(_export_audit(current, output))
+    err.print(f"{count} audit entries written.")
+
+
+async def _export_audit(current: Settings, output: Path | None) -> int:
+    from bot.state.audit import AuditLog
+    from bot.state.redis import check_redis, open_redis
+
+    connection = open_redis(current)
+    try:
+        await check_redis(connection)
+        log = AuditLog(connection.client)
+        if output is None:
+            return await log.export_jsonl(sys.stdout)
+        with output.open("w", encoding="utf-8") as out:
+            return await log.export_jsonl(out)
+    finally:
+        await connection.aclose()
+
+
 # -- doctor ------------------------------------------------------------------------------------
 
 

@@ -107,6 +107,15 @@ EXPECTED: dict[str, str] = {
     "HUNT_ALLOWED_USERS": "comma-separated Slack user ids who may hunt",
     "HUNT_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may hunt",
     "RESULTS_TTL_DAYS": "how many days results stay available for paging and export (1-90)",
+    "APPROVAL_POLICY_FILE": "the path of a YAML approval policy (approvers, quorum, expiry, "
+    "target caps, protected devices and mailboxes per action or entity kind)",
+    "APPROVAL_APPROVER_USERS": "comma-separated Slack user ids who may approve remediation",
+    "APPROVAL_APPROVER_USERGROUPS": "comma-separated Slack user group ids whose members may "
+    "approve remediation",
+    "APPROVAL_EXPIRY_MINUTES": "how many minutes an approval waits for votes (5-10080)",
+    "APPROVAL_MAX_TARGETS": "the most targets one approval may act on (1-10000)",
+    "APPROVAL_PROTECTED_DEVICES": "comma-separated device ids or names never acted on",
+    "APPROVAL_PROTECTED_MAILBOXES": "comma-separated email addresses never acted on",
 }
 
 # A comma-separated list in the environment, e.g. HUNT_ALLOWED_CHANNELS=C0SOC,C0IR.
@@ -159,6 +168,43 @@ class Settings(BaseSettings):
     hunt_allowed_users: IdList = ()
     hunt_allowed_usergroups: IdList = ()
     results_ttl_days: int = Field(default=7, ge=1, le=90)
+
+    # Who may approve remediation and on what terms; APPROVAL_POLICY_FILE refines these per action
+    # or entity kind (bot/policy.py). No approvers configured means nothing can be approved.
+    approval_policy_file: Path | None = None
+    approval_approver_users: IdList = ()
+    approval_approver_usergroups: IdList = ()
+    approval_expiry_minutes: int = Field(default=4 * 60, ge=5, le=7 * 24 * 60)
+    approval_max_targets: int = Field(default=100, ge=1, le=10_000)
+    approval_protected_devices: IdList = ()  # ids or names, not Slack ids: own validator below
+    approval_protected_mailboxes: IdList = ()
+
+    @field_validator("approval_approver_users", "approval_approver_usergroups", mode="before")
+    @classmethod
+    def _split_approver_ids(cls, value: object) -> object:
+        return _split_slack_ids(value)
+
+    @field_validator("approval_protected_devices", "approval_protected_mailboxes", mode="before")
+    @classmethod
+    def _split_protected(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("approval_protected_mailboxes")
+    @classmethod
+    def _mailboxes_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if "@" not in address or " " in address:
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @field_validator("approval_policy_file")
+    @classmethod
+    def _policy_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("file not found")
+        return value
 
     @field_validator("hunt_allowed_channels", "hunt_allowed_users", "hunt_allowed_usergroups",
                      mode="before")
@@ -259,6 +305,18 @@ class Settings(BaseSettings):
                 hint="Set them in the environment or .env, or use the lab tenant "
                 "(HUNT_BACKEND=lab or --backend lab).",
             )
+
+
+def _split_slack_ids(value: object) -> object:
+    """A comma-separated list of Slack ids (users U..., groups S...), checked for shape."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        for part in value:
+            if not isinstance(part, str) or not part.isalnum() or not part[:1].isupper():
+                raise ValueError(f"{part!r} is not a Slack id such as U0123ABCD")
+        return tuple(value)
+    return value
 
 
 def redact_url(url: str) -> str:

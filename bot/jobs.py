@@ -23,13 +23,16 @@ from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 from taskiq_redis import RedisStreamBroker
 
+from bot.actions.model import OutcomeStatus
 from bot.actions.offer import SENDER_COPY_TABLES
 from bot.errors import HuntBotError
 from bot.formats import to_csv
 from bot.hunts.params import ParamType, display_value
+from bot.slack.approval_card import render_approval_card
 from bot.slack.blocks import PAGE_ROWS, Message, render_notice, render_results
 from bot.slack.mrkdwn import code, user
 from bot.state import keys
+from bot.state.approval_records import ApprovalState
 from bot.state.capabilities import save_capabilities
 from bot.state.hunt_requests import HuntRequest
 from bot.state.results import StoredResult, now
@@ -38,10 +41,16 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
+
+FAILED_OUTCOMES = {OutcomeStatus.FAILED, OutcomeStatus.TIMED_OUT, OutcomeStatus.CANCELLED}
 # taskiq warns whenever its receiver is cancelled, which is how every worker here stops.
 logging.getLogger("taskiq.receiver").addFilter(
     lambda record: "task was cancelled" not in record.getMessage()
 )
+
+HOUSEKEEPING_EVERY = 15.0  # seconds
+STATUS_POLL_EVERY = 2.0  # seconds between machine-action status reads
+STATUS_POLL_FOR = 60 * 60.0  # give up following a device action after an hour
 
 # A job a worker took and never acknowledged (the worker died) is handed to another after this.
 REDELIVER_AFTER_MS = 5 * 60 * 1000
@@ -82,8 +91,17 @@ class Jobs:
                 meta = await services.results.meta(result_id)
                 await self._report_crash("export_csv", meta.channel, user_id, None)
 
+        async def execute_approval(approval_id: str) -> None:
+            try:
+                await self.execute_approval(approval_id)
+            except Exception:
+                log.exception(
+                    "execute_approval %s failed; housekeeping will resume it", approval_id
+                )
+
         self._run_hunt = broker.register_task(run_hunt, task_name="run_hunt")
         self._export = broker.register_task(export_csv, task_name="export_csv")
+        self._execute = broker.register_task(execute_approval, task_name="execute_approval")
 
     async def enqueue_hunt(self, request_id: str) -> None:
         await self._run_hunt.kiq(request_id)
@@ -91,12 +109,33 @@ class Jobs:
     async def enqueue_export(self, result_id: str, user_id: str) -> None:
         await self._export.kiq(result_id, user_id)
 
+    async def enqueue_execution(self, approval_id: str) -> None:
+        # The job id is the approval id; the approval's own state decides whether it runs.
+        await self._execute.kicker().with_task_id(approval_id).kiq(approval_id)
+
     async def run_worker(self) -> None:
-        """Consume jobs in this process until cancelled."""
+        """Consume jobs in this process until cancelled, and keep approvals moving."""
         await self.record_capabilities()
-        await run_receiver_task(
-            self.broker, ack_time=AcknowledgeType.WHEN_SAVED, max_async_tasks=20
-        )
+        housekeeping = asyncio.create_task(self._housekeeping())
+        try:
+            await run_receiver_task(
+                self.broker, ack_time=AcknowledgeType.WHEN_SAVED, max_async_tasks=20
+            )
+        finally:
+            housekeeping.cancel()
+
+    async def _housekeeping(self) -> None:
+        """Expire approvals whose time is up, and resume executions whose worker went away."""
+        s = self._services
+        while True:
+            try:
+                for approval_id in await s.approvals.expire_due():
+                    await self.update_card(approval_id)
+                for approval_id in await s.approvals.due_for_execution():
+                    await self.enqueue_execution(approval_id)
+            except Exception:
+                log.exception("approval housekeeping failed; trying again shortly")
+            await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     async def record_capabilities(self) -> None:
         """What the app registration may do, for the Take actions modal (read at worker start)."""
@@ -259,6 +298,78 @@ class Jobs:
             "Try again; if it keeps happening, give the error id to whoever runs the bot.",
         )
         await tell_user(self._services, channel, user_id, message, response_url)
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    async def update_card(self, approval_id: str) -> None:
+        s = self._services
+        approval = await s.approvals.get(approval_id)
+        where = await s.cards.find(approval_id)
+        if approval is None or where is None:
+            return
+        card = render_approval_card(approval, await s.approvals.outcomes(approval_id))
+        try:
+            await s.slack.chat_update(
+                channel=where[0], ts=where[1], text=card.text, blocks=card.blocks
+            )
+        except SlackApiError as exc:
+            log.warning("approval card %s not updated: %s", approval_id, exc.response.get("error"))
+
+    async def execute_approval(self, approval_id: str) -> None:
+        """Run an approved spec once: claim it, act on each target not yet done, follow status."""
+        s = self._services
+        worker = uuid.uuid4().hex
+        if not await s.approvals.claim_execution(approval_id, worker):
+            return
+        await self.update_card(approval_id)
+        try:
+            spec = await s.approvals.spec_to_run(approval_id)
+        except HuntBotError as exc:
+            await s.approvals.finish(
+                approval_id, ApprovalState.FAILED, worker_id=worker, reason=exc.message
+            )
+            await self.update_card(approval_id)
+            return
+        remediation = await s.remediation()
+        remaining = await s.approvals.remaining_targets(approval_id, worker_id=worker)
+        if remaining:
+            for outcome in await remediation.submit(spec, approval_id, remaining):
+                await s.approvals.record_outcome(approval_id, outcome, worker_id=worker)
+            await self.update_card(approval_id)
+        await self._follow_status(approval_id, worker, remediation)
+        outcomes = (await s.approvals.outcomes(approval_id)).values()
+        failed = [o for o in outcomes if o.status in FAILED_OUTCOMES]
+        await s.approvals.finish(
+            approval_id,
+            ApprovalState.FAILED if failed else ApprovalState.DONE,
+            worker_id=worker,
+            reason=f"{len(failed)} target(s) failed" if failed else "",
+        )
+        await self.update_card(approval_id)
+
+    async def _follow_status(self, approval_id: str, worker: str, remediation: Any) -> None:
+        """Poll device and file actions until each settles, keeping the execution's lease."""
+        s = self._services
+        deadline = time.monotonic() + STATUS_POLL_FOR
+        while time.monotonic() < deadline:
+            running = [
+                o
+                for o in (await s.approvals.outcomes(approval_id)).values()
+                if o.status is OutcomeStatus.IN_PROGRESS
+            ]
+            if not running:
+                return
+            await asyncio.sleep(STATUS_POLL_EVERY)
+            if not await s.approvals.renew_lease(approval_id, worker):
+                raise RuntimeError(f"lost the execution lease of {approval_id}")
+            changed = False
+            for outcome in running:
+                fresh = await remediation.refresh(outcome)
+                if fresh.status is not outcome.status:
+                    await s.approvals.record_outcome(approval_id, fresh, worker_id=worker)
+                    changed = True
+            if changed:
+                await self.update_card(approval_id)
 
     # -- telling the person --------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    from commands import hunt, mentions, results
+    from commands import actions, approvals, hunt, mentions, results
 
     hunt.register(app, services)
     results.register(app, services)
+    actions.register(app, services)
+    approvals.register(app, services)
     mentions.register(app, services)

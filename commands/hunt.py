@@ -10,6 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import HuntBotError
 from bot.hunts import split_arguments
+from bot.jobs import tell_user
+from bot.slack.audit import render_audit
 from bot.slack.blocks import (
     Message,
     render_catalog,
@@ -24,9 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+AUDIT_DEFAULT, AUDIT_MAX = 20, 40
+
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.command("/hunt")
     async def hunt_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         try:
             message = await answer_hunt(services, command)
@@ -41,6 +44,23 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
+    async def show_audit(command: dict[str, Any]) -> None:
+        """After the ack: who may read it needs group membership, which may need Slack."""
+        words = (command.get("text") or "").split()
+        if not words or words[0].lower() != "audit":
+            return
+        user_id, channel_id = command["user_id"], command["channel_id"]
+        decision = await services.policy.may_see_audit(user_id)
+        if not decision.allowed:
+            message = render_notice(decision.reason)
+        else:
+            count = int(words[1]) if len(words) > 1 and words[1].isdigit() else AUDIT_DEFAULT
+            entries = await services.approvals.audit.recent(min(count, AUDIT_MAX))
+            message = render_audit(entries)
+        await tell_user(services, channel_id, user_id, message, command.get("response_url"))
+
+    app.command("/hunt")(ack=hunt_command, lazy=[show_audit])
+
 
 async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:
     """The immediate, private answer to a /hunt command; enqueues the hunt when there is one."""
@@ -50,6 +70,8 @@ async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:
         return render_help()
     if name.lower() == "list":
         return render_catalog(services.catalog)
+    if name.lower() == "audit":
+        return render_notice("Reading the audit log…")
     user_id, channel_id = command["user_id"], command["channel_id"]
     decision = await services.access.check_cached(user_id, channel_id)
     if decision.allowed is False:

@@ -1,4 +1,4 @@
-"""The results message's buttons: page, Export CSV, Re-run, Take actions.
+"""The results message's buttons: page, Export CSV, Re-run (Take actions: commands/actions.py).
 
 Each click is acknowledged at once; the work (updating the message, enqueueing a job) follows in a
 lazy listener, after the person's access is checked again.
@@ -67,27 +67,16 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.hunt_requests.save(request)
         await services.jobs.enqueue_hunt(request.id)
 
-    async def take_actions(body: dict[str, Any]) -> None:
-        click = Click(body)
-        if await click.allowed(services):
-            await click.tell(
-                services,
-                "Taking actions from results (moving emails, isolating devices, quarantining "
-                "files, with approval) is not built yet.",
-                "For now, use Export CSV and act in the Defender portal's Take actions wizard.",
-            )
-
     for action, work in (
         (ResultsAction.PREVIOUS, turn_page),
         (ResultsAction.NEXT, turn_page),
         (ResultsAction.EXPORT, export),
         (ResultsAction.RERUN, rerun),
-        (ResultsAction.TAKE_ACTIONS, take_actions),
     ):
-        app.action(action)(ack=_ack, lazy=[_answering_errors(services, work)])
+        app.action(action)(ack=_ack, lazy=[answering_errors(services, work)])
 
 
-def _answering_errors(services: Services, work: Any) -> Any:
+def answering_errors(services: Services, work: Any) -> Any:
     """Lazy listeners' errors never reach Bolt's error handler: tell the person here."""
 
     async def run(body: dict[str, Any]) -> None:

@@ -263,3 +263,16 @@ def blast_radius(targets: list[Target]) -> BlastRadius:
         devices=len(devices),
         files=len(files),
     )
+
+
+def action_label(action: ActionKind, options: ActionOptions) -> str:
+    """How the menu named this action with these options, e.g. "Isolate device (selective)"."""
+    everything = offered_actions(
+        {"email": ["x"], "device": ["x"]}, sender_copy_possible=True, capabilities=None
+    )
+    for choice in everything:
+        if choice.action is action and choice.options == options:
+            return choice.label
+    if action is ActionKind.FILE_STOP_AND_QUARANTINE:
+        return "Stop and quarantine file"
+    return next((c.label for c in everything if c.action is action), action.value)

@@ -94,3 +94,7 @@ def audit_stream() -> str:
 
 def draft(draft_id: str) -> str:
     return f"{PREFIX}:draft:{draft_id}"
+
+
+def approval_card(approval_id: str) -> str:
+    return f"{PREFIX}:approval:{approval_id}:card"

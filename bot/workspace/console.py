@@ -31,6 +31,8 @@ from .session import ConsoleSession
 from .slack_requests import SignedSender
 from .webapi import WebApiStandIn
 
+APPROVERS_GROUP = "S0APPROVERS"  # bob and carol, in the console's workspace
+
 BOT_TOKEN = "xoxb-console"
 
 
@@ -87,6 +89,9 @@ async def _start(
             "slack_signing_secret": SecretStr(signing_secret),
             "hunt_backend": "lab",
             "redis_url": redis_url,
+            # The workspace's approvers (@bob, @carol) unless the settings name others.
+            "approval_approver_usergroups": settings.approval_approver_usergroups
+            or (APPROVERS_GROUP,),
         }
     )
     from bot.app import serve_in_process

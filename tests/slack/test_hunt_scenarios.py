@@ -105,15 +105,6 @@ async def test_rerun_posts_fresh_results_in_the_thread(harness):
     assert "<@U0CAROL>" in str(rerun.args["blocks"])
 
 
-async def test_take_actions_says_it_is_not_built_yet(harness):
-    await harness.slash("spam-emails")
-    results = harness.message(await harness.next("chat.postMessage"))
-    before = len(harness.calls)
-    await harness.click(results, "Take actions")
-    told = await harness.wait("response_url", after=before)
-    assert "not built yet" in str(told.args)
-
-
 async def test_no_rows_is_said_plainly(harness):
     await harness.slash('emails-by-subject subject="no email has this subject 7f3a"')
     posted = await harness.next("chat.postMessage")

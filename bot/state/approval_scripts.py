@@ -1,0 +1,231 @@
+"""The Lua scripts behind bot/state/approvals.py: each approval state change is one of these.
+
+Redis runs a script without interleaving any other command, so each is atomic across every
+process. Each script states its KEYS, ARGV and the invariant it keeps. Scripts that change state
+append their audit entry (bot/state/audit.py) in the same step.
+"""
+
+from __future__ import annotations
+
+from bot.actions.model import OutcomeStatus
+
+# Outcomes nothing may overwrite: what happened to that target is settled for good.
+FINAL_OUTCOMES = frozenset(
+    {
+        OutcomeStatus.SUCCEEDED,
+        OutcomeStatus.FAILED,
+        OutcomeStatus.TIMED_OUT,
+        OutcomeStatus.CANCELLED,
+        OutcomeStatus.SKIPPED,
+    }
+)
+
+
+# Shared helpers. `base` is a JSON object of audit fields known to the caller (at, approval_id,
+# action, user_id, user_name, ...); the script adds what happened.
+PRELUDE = """
+local function audit(stream, base, extra)
+  local entry = cjson.decode(base)
+  for k, v in pairs(extra) do entry[k] = v end
+  local flat = {}
+  for k, v in pairs(entry) do
+    if v ~= '' then flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
+  end
+  redis.call('XADD', stream, '*', unpack(flat))
+end
+local function move(key, stream, base, now, to, reason)
+  local from = redis.call('HGET', key, 'state')
+  redis.call('HSET', key, 'state', to, 'updated_at', now)
+  if reason ~= '' then redis.call('HSET', key, 'reason', reason) end
+  audit(stream, base, {event = 'state_changed', state = to, previous_state = from,
+                       reason = reason})
+end
+local function expire_if_due(key, zset, stream, base, now, id)
+  if redis.call('HGET', key, 'state') == 'pending'
+     and tonumber(now) >= tonumber(redis.call('HGET', key, 'expires_at')) then
+    move(key, stream, base, now, 'expired', 'nobody decided before it expired')
+    redis.call('ZREM', zset, id)
+    return true
+  end
+  return false
+end
+"""
+
+# KEYS: approval, expiring, thread index, audit. ARGV: id, fields JSON, created ms, expires ms,
+# audit base. Stores a new pending approval. Invariant: an id is created once (never overwritten).
+CREATE = (
+    PRELUDE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local fields = cjson.decode(ARGV[2])
+local flat = {}
+for k, v in pairs(fields) do flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
+redis.call('HSET', KEYS[1], unpack(flat))
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'pending', 'approvals', 0, 'claims', 0,
+           'created_at', ARGV[3], 'expires_at', ARGV[4], 'updated_at', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+audit(KEYS[4], ARGV[5], {event = 'requested', state = 'pending'})
+return 1
+"""
+)
+
+# KEYS: approval, votes, expiring, audit, to run. ARGV: id, user, 'approve'|'reject', now,
+# audit base, user name. Invariants: only a pending, unexpired approval takes votes; the requester
+# and a second vote by anyone are never counted; the one vote that brings the count to the quorum
+# moves it to approved and is the only one answered 'reached_quorum'; a reject ends it.
+VOTE = (
+    PRELUDE
+    + """
+local id, user, choice, now, base = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found', 0, ''} end
+local count = tonumber(redis.call('HGET', KEYS[1], 'approvals'))
+local function refuse(code, reason, detail)
+  audit(KEYS[4], base, {event = 'refused', vote = choice, reason = reason})
+  return {code, count, detail}
+end
+if expire_if_due(KEYS[1], KEYS[3], KEYS[4], base, now, id) then
+  return refuse('expired', 'the approval has expired', 'expired')
+end
+if state ~= 'pending' then return refuse('closed', 'the approval is ' .. state, state) end
+if user == redis.call('HGET', KEYS[1], 'requester') then
+  return refuse('self', 'the requester cannot vote', '')
+end
+local previous = redis.call('HGET', KEYS[2], user)
+if previous then return refuse('already_voted', 'already voted', previous) end
+redis.call('HSET', KEYS[2], user, cjson.encode({vote = choice, at = now, name = ARGV[6]}))
+if choice == 'reject' then
+  audit(KEYS[4], base, {event = 'voted', vote = choice, approvals = count})
+  redis.call('HSET', KEYS[1], 'decided_by', user)
+  move(KEYS[1], KEYS[4], base, now, 'rejected', 'rejected by an approver')
+  redis.call('ZREM', KEYS[3], id)
+  return {'rejected', count, ''}
+end
+count = redis.call('HINCRBY', KEYS[1], 'approvals', 1)
+audit(KEYS[4], base, {event = 'voted', vote = choice, approvals = count})
+if count >= tonumber(redis.call('HGET', KEYS[1], 'quorum')) then
+  move(KEYS[1], KEYS[4], base, now, 'approved', '')
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZADD', KEYS[5], now, id)
+  return {'reached_quorum', count, ''}
+end
+return {'counted', count, ''}
+"""
+)
+
+# KEYS: approval, audit, to run. ARGV: worker, now, lease ms, digest ok '1'|'0', audit base.
+# Invariants: approved -> executing happens once; an executing approval changes hands only after
+# its lease has run out, and then to exactly one claimant; a spec that fails its digest check
+# never reaches executing (it fails instead).
+CLAIM = (
+    PRELUDE
+    + """
+local worker, now, base = ARGV[1], tonumber(ARGV[2]), ARGV[5]
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found', ''} end
+local holder = redis.call('HGET', KEYS[1], 'executor') or ''
+local lapsed = state == 'executing'
+  and now >= tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+if state ~= 'approved' and not lapsed then
+  if state == 'executing' then return {'busy', holder} end
+  return {'closed', state}
+end
+if ARGV[4] ~= '1' then
+  move(KEYS[1], KEYS[2], base, now, 'failed', 'the stored spec no longer matches its digest')
+  redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
+  return {'tampered', ''}
+end
+local lease_until = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'executor', worker, 'lease_until', lease_until)
+redis.call('HINCRBY', KEYS[1], 'claims', 1)
+redis.call('ZADD', KEYS[3], lease_until, redis.call('HGET', KEYS[1], 'id'))
+if state == 'approved' then
+  move(KEYS[1], KEYS[2], base, now, 'executing', '')
+  return {'claimed', ''}
+end
+audit(KEYS[2], base, {event = 'state_changed', state = 'executing', previous_state = state,
+                      reason = 'taken over from ' .. holder .. ' after its lease ran out'})
+return {'taken_over', holder}
+"""
+)
+
+# KEYS: approval, to run. ARGV: worker, now, lease ms. Extends the lease of the worker holding it.
+RENEW = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'executing'
+   or redis.call('HGET', KEYS[1], 'executor') ~= ARGV[1] then return 0 end
+local lease_until = tonumber(ARGV[2]) + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease_until', lease_until)
+redis.call('ZADD', KEYS[2], lease_until, redis.call('HGET', KEYS[1], 'id'))
+return 1
+"""
+
+# KEYS: approval, audit, to run. ARGV: 'done'|'failed', worker ('' = any), now, reason, audit
+# base. Invariant: only executing approvals finish, once, and (given a worker) only by the lease
+# holder.
+FINISH = (
+    PRELUDE
+    + """
+if redis.call('HGET', KEYS[1], 'state') ~= 'executing' then return 0 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'executor') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
+move(KEYS[1], KEYS[2], ARGV[5], ARGV[3], ARGV[1], ARGV[4])
+return 1
+"""
+)
+
+# KEYS: approval, outcomes, audit. ARGV: target key, outcome JSON, status, detail, audit base.
+# Invariants: outcomes are recorded only once execution has started; a final outcome is never
+# overwritten, so a resumed or late worker cannot undo what is known.
+RECORD = (
+    PRELUDE
+    + "local FINAL = {"
+    + ", ".join(f"{status.value} = true" for status in sorted(FINAL_OUTCOMES))
+    + "}"
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'executing' and state ~= 'done' and state ~= 'failed' then return 'closed' end
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then
+  if existing == ARGV[2] then return 'unchanged' end
+  if FINAL[cjson.decode(existing).status] then return 'final' end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+audit(KEYS[3], ARGV[5], {event = 'outcome', target = ARGV[1], status = ARGV[3],
+                         detail = ARGV[4]})
+return 'stored'
+"""
+)
+
+# KEYS: approval, expiring, audit, to run. ARGV: id, user, now, reason, audit base.
+# Invariant: only pending or approved approvals are cancelled, in one step; an approval a worker
+# has claimed is past cancelling.
+CANCEL = (
+    PRELUDE
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found', ''} end
+if expire_if_due(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[3], ARGV[1]) then state = 'expired' end
+if state ~= 'pending' and state ~= 'approved' then
+  audit(KEYS[3], ARGV[5], {event = 'refused', reason = 'cancel: the approval is ' .. state})
+  return {'closed', state}
+end
+redis.call('HSET', KEYS[1], 'decided_by', ARGV[2])
+move(KEYS[1], KEYS[3], ARGV[5], ARGV[3], 'cancelled', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return {'cancelled', state}
+"""
+)
+
+# KEYS: approval, expiring, audit. ARGV: id, now, audit base. Expires one approval if due and
+# drops ids that are no longer pending from the sweep.
+EXPIRE = (
+    PRELUDE
+    + """
+if expire_if_due(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2], ARGV[1]) then return 1 end
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 0
+"""
+)

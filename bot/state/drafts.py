@@ -1,0 +1,47 @@
+"""A Take actions request between the modal's two steps: reviewed, not yet submitted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
+
+from bot.actions.model import ApprovalSpec
+from bot.errors import HuntBotError
+from bot.policy import ExcludedTarget
+from bot.state import keys
+
+DRAFT_TTL = timedelta(minutes=30)
+
+
+class Draft(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    spec: ApprovalSpec
+    excluded: list[ExcludedTarget] = []
+    choice_label: str
+    requester: str
+    result_id: str
+    hunt: str
+    team: str
+    channel: str
+    thread_ts: str
+
+
+class Drafts:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def save(self, draft: Draft) -> None:
+        await self._redis.set(keys.draft(draft.id), draft.model_dump_json(), ex=DRAFT_TTL)
+
+    async def take(self, draft_id: str) -> Draft:
+        """The draft, removed so a double submit cannot create two approvals."""
+        raw = await self._redis.getdel(keys.draft(draft_id))
+        if raw is None:
+            raise HuntBotError(
+                "This request was already submitted, or waited too long.",
+                hint="Press Take actions on the results again.",
+            )
+        return Draft.model_validate_json(raw)

@@ -1,0 +1,91 @@
+"""Journeys 2 and 3 in the console: ask for a soft delete, the requester's own approval is
+refused, an approver's executes it once on the lab, and re-running the hunt shows the effect."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.defender.lab import create_lab
+from bot.workspace.console import run_console
+from tests.slack.safety import assert_safe_message
+
+
+@pytest.fixture(scope="module")
+def lab_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path
+
+
+@pytest.fixture
+def settings(lab_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in ("REDIS_URL", "HUNTS_DIR", "HUNT_BACKEND", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    lab = tmp_path / "data" / "lab.duckdb"
+    lab.parent.mkdir()
+    shutil.copyfile(lab_template, lab)
+    return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]
+
+
+JOURNEY = """
+/hunt spam-emails
+click Take actions
+fill Action=Soft delete
+fill Rows=1-3
+fill Description=Spam campaign: take it out of the mailboxes
+submit
+submit
+click Approve
+as @bob
+click Approve
+/hunt spam-emails
+"""
+
+
+async def test_soft_delete_needs_someone_else_and_runs_once(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "journey.txt"
+    script.write_text(JOURNEY)
+    transcript = tmp_path / "transcript.jsonl"
+    code = await run_console(settings, script=script, transcript=transcript)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    calls = [json.loads(line) for line in transcript.read_text().splitlines()]
+
+    assert "your vote cannot count" in shown  # alice, the requester
+    cards = [
+        c["args"]
+        for c in calls
+        if c["method"] in ("chat.postMessage", "chat.update") and "Approval HB-" in str(c["args"])
+    ]
+    for card in cards:
+        assert_safe_message(card["blocks"], card["text"])
+    final = str(cards[-1]["blocks"])
+    assert "Done" in final and "approvals 1 of 1: <@U0BOB>" in final
+    assert final.count("— succeeded") == 3
+    assert not [b for b in cards[-1]["blocks"] if b["type"] == "actions"]
+    # Once decided, the card has no buttons left to press (double clicks and simultaneous
+    # votes are covered against Redis in tests/approvals).
+
+    rerun = [c["args"] for c in calls if c["method"] == "chat.postMessage"][-1]
+    table = next(b for b in rerun["blocks"] if b["type"] == "table")
+    header = [cell["text"] for cell in table["rows"][0]]
+    locations = [row[header.index("LatestDeliveryLocation")]["text"] for row in table["rows"][1:4]]
+    assert locations == ["Deleted items"] * 3
+
+
+async def test_the_audit_trail_is_for_approvers_and_exports_as_json_lines(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "audit.txt"
+    script.write_text(JOURNEY + "/hunt audit 5\nas @alice\n/hunt audit\n")
+    code = await run_console(settings, script=script, transcript=None)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    bob_part, alice_part = shown.rsplit("alice ▸ /hunt audit", 1)
+    assert "state_changed" in bob_part.rsplit("bob ▸ /hunt audit 5", 1)[1]
+    assert "Only approvers can read the audit log" in alice_part
