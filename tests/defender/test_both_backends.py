@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb_kql
 import pytest
 
 from bot.defender.hunting import GraphHunting
 from bot.defender.lab import LabTenant, create_lab
-from bot.defender.lab.result_types import graph_type, graph_value
 from bot.defender.lab.scenarios import PLANTED
 from bot.hunts import load_catalog
+from tests.standins.lab_answers import answer_from
 
 CATALOG = load_catalog()
 
@@ -27,23 +26,6 @@ async def lab(lab_path: Path):
     tenant = LabTenant.open(lab_path, create_if_missing=False)
     yield tenant
     await tenant.aclose()
-
-
-def answer_from(lab_path: Path):
-    """A Graph stand-in query handler that runs the KQL it receives on the lab's data."""
-    con = duckdb_kql.connect(str(lab_path))
-
-    def handle(kql: str):
-        relation = duckdb_kql.kql(con, kql)
-        kinds = [graph_type(t) for t in relation.types]
-        schema = [{"name": n, "type": k} for n, k in zip(relation.columns, kinds, strict=True)]
-        rows = [
-            {n: graph_value(k, v) for n, k, v in zip(relation.columns, kinds, row, strict=True)}
-            for row in relation.fetchall()
-        ]
-        return schema, rows
-
-    return con, handle
 
 
 # One planted case per hunt: arguments under which the hunt finds something on the lab.

