@@ -89,3 +89,20 @@ async def test_the_audit_trail_is_for_approvers_and_exports_as_json_lines(
     bob_part, alice_part = shown.rsplit("alice ▸ /hunt audit", 1)
     assert "state_changed" in bob_part.rsplit("bob ▸ /hunt audit 5", 1)[1]
     assert "Only approvers can read the audit log" in alice_part
+
+
+async def test_bad_input_is_shown_next_to_its_field_and_nothing_is_requested(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text(
+        "/hunt spam-emails\nclick Take actions\nfill Action=Hard delete\nfill Rows=0-900\n"
+        "submit\nfill Rows=2\nsubmit\n"
+    )
+    transcript = tmp_path / "transcript.jsonl"
+    code = await run_console(settings, script=script, transcript=transcript)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "is outside them" in shown  # rows, next to the Rows field
+    assert "Say why" in shown  # the missing description
+    assert "Approval HB-" not in transcript.read_text()
