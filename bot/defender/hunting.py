@@ -11,7 +11,6 @@ failures and quota wait) that treat 429 and 5xx differently, which is simpler to
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import ssl
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from bot.config import Settings
 from bot.defender.auth import TokenProvider
 from bot.defender.results import Column, HuntResult
+from bot.defender.retry_after import retry_after_seconds
 from bot.errors import (
     DefenderUnavailable,
     HuntingError,
@@ -128,7 +128,7 @@ class GraphHunting:
                     return _parse_results(response)
                 if status == 429:
                     # Without Retry-After, Graph's guidance is to back off exponentially.
-                    told = _retry_after(response)
+                    told = retry_after_seconds(response)
                     retry_after = self._backoff * 2**throttles if told is None else told
                     throttles += 1
                     if quota_waited + retry_after > self._max_quota_wait:
@@ -268,24 +268,6 @@ def _quota_exhausted(response: httpx.Response, retry_after: float, *, told: bool
         hint=f"Run the hunt again in {when}; other tools hunting in "
         "the same tenant share this quota.",
     )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), if present."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _describe_seconds(seconds: float) -> str:

