@@ -106,3 +106,55 @@ async def test_bad_input_is_shown_next_to_its_field_and_nothing_is_requested(
     assert "is outside them" in shown  # rows, next to the Rows field
     assert "Say why" in shown  # the missing description
     assert "Approval HB-" not in transcript.read_text()
+
+
+TWO_PERSON = {"Hard delete", "Isolate device (full)", "Restrict app execution"}
+
+EVERY_ACTION = [
+    ("spam-emails", "Move to Junk"),
+    ("spam-emails", "Move to Inbox"),
+    ("spam-emails", "Move to Deleted items"),
+    ("spam-emails", "Hard delete"),
+    ("ransomware-precursors", "Isolate device (full)"),
+    ("ransomware-precursors", "Release from isolation"),
+    ("ransomware-precursors", "Collect investigation package"),
+    ("ransomware-precursors", "Antivirus scan (full)"),
+    ("ransomware-precursors", "Start automated investigation"),
+    ("ransomware-precursors", "Restrict app execution"),
+    ("ransomware-precursors", "Remove app restriction"),
+    ("ransomware-precursors", "Stop and quarantine file (InitiatingProcessSHA1)"),
+    ("ransomware-precursors", "Stop and quarantine file (InitiatingProcessSHA256)"),
+]
+
+
+@pytest.mark.parametrize(("hunt", "label"), EVERY_ACTION)
+async def test_every_action_from_the_modal_to_its_outcome_on_the_lab(
+    hunt: str, label: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = label in TWO_PERSON or label.startswith("Stop and quarantine")
+    lines = [
+        f"/hunt {hunt}",
+        "click Take actions",
+        f"fill Action={label}",
+        "fill Rows=1",
+        "fill Description=from the test of every action",
+        "submit",
+        "submit",
+        "as @bob",
+        "click Approve",
+        *(["as @carol", "click Approve"] if two else []),
+    ]
+    script = tmp_path / "action.txt"
+    script.write_text("\n".join(lines) + "\n")
+    transcript = tmp_path / "transcript.jsonl"
+    code = await run_console(settings, script=script, transcript=transcript)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    cards = [
+        c["args"]
+        for c in map(json.loads, transcript.read_text().splitlines())
+        if c["method"] in ("chat.postMessage", "chat.update") and "Approval HB-" in str(c["args"])
+    ]
+    final = str(cards[-1]["blocks"])
+    assert f"approvals {2 if two else 1} of {2 if two else 1}" in final
+    assert "Done" in final and "— succeeded" in final, final
