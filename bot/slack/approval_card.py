@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.actions.model import OutcomeStatus, Target, TargetOutcome
 from bot.actions.offer import action_label
-from bot.slack.blocks import Message, _dicts, mrkdwn
+from bot.slack.blocks import Message, as_dicts, mrkdwn
 from bot.slack.ids import ApprovalAction
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.slack.take_actions import describe_target
@@ -104,7 +104,7 @@ def render_approval_card(
         )
     )
     text = f"Approval {approval.id}: {label} — {STATE_WORDS[approval.state].split(' ', 1)[1]}"
-    return Message(text=text, blocks=_dicts(blocks))
+    return Message(text=text, blocks=as_dicts(blocks))
 
 
 def _targets_text(targets: tuple[Target, ...], outcomes: dict[str, TargetOutcome]) -> str:

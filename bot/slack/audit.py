@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
-from bot.slack.blocks import Message, _dicts, mrkdwn
+from bot.slack.blocks import Message, as_dicts, mrkdwn
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.state.audit import AuditEntry
 
@@ -13,7 +13,7 @@ def render_audit(entries: list[AuditEntry]) -> Message:
     if not entries:
         return Message(
             text="The audit log is empty.",
-            blocks=_dicts([SectionBlock(text=mrkdwn("The audit log is empty."))]),
+            blocks=as_dicts([SectionBlock(text=mrkdwn("The audit log is empty."))]),
         )
     lines = [_line(entry) for entry in reversed(entries)]  # newest first
     blocks: list[Block] = []
@@ -25,7 +25,7 @@ def render_audit(entries: list[AuditEntry]) -> Message:
         chunk += line + "\n"
     if chunk:
         blocks.append(SectionBlock(text=mrkdwn(chunk)))
-    return Message(text=f"The last {len(entries)} audit entries", blocks=_dicts(blocks[:45]))
+    return Message(text=f"The last {len(entries)} audit entries", blocks=as_dicts(blocks[:45]))
 
 
 def _line(entry: AuditEntry) -> str:

@@ -49,7 +49,7 @@ class Message:
         self.text = escape(clip(self.text, 3000))
 
 
-def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+def as_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
@@ -70,7 +70,7 @@ def render_help() -> Message:
         '• Quote values with spaces: `/hunt emails-by-subject subject="invoice due"`',
     ]
     return Message(
-        text="How to use /hunt", blocks=_dicts([SectionBlock(text=mrkdwn("\n".join(lines)))])
+        text="How to use /hunt", blocks=as_dicts([SectionBlock(text=mrkdwn("\n".join(lines)))])
     )
 
 
@@ -91,20 +91,20 @@ def render_catalog(catalog: Catalog) -> Message:
         rest = len(hunts) - MAX_CATALOG_SECTIONS
         blocks.append(ContextBlock(elements=[PlainTextObject(text=f"…and {rest} more.")]))
     blocks.append(ContextBlock(elements=[mrkdwn("Run one with `/hunt NAME [name=value ...]`")]))
-    return Message(text=f"{len(hunts)} hunts", blocks=_dicts(blocks))
+    return Message(text=f"{len(hunts)} hunts", blocks=as_dicts(blocks))
 
 
 def render_notice(text: str, hint: str | None = None) -> Message:
     """A short answer in mrkdwn; `text` and `hint` are escaped (they may quote what was typed)."""
     body = escape(text) + (f"\n{escape(hint)}" if hint else "")
-    return Message(text=clip(text, 300), blocks=_dicts([SectionBlock(text=mrkdwn(body))]))
+    return Message(text=clip(text, 300), blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 
 def render_running(hunt_name: str, parameters: dict[str, str]) -> Message:
     shown = " ".join(code(f"{name}={value}") for name, value in parameters.items())
     body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
     body += "\nThe results will be posted in this channel."
-    return Message(text=f"Running {hunt_name}", blocks=_dicts([SectionBlock(text=mrkdwn(body))]))
+    return Message(text=f"Running {hunt_name}", blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) ->
         blocks.append(SectionBlock(text=mrkdwn(f"No rows: nothing matched {code(meta.hunt)}.")))
     blocks.append(_buttons(meta, page, pages, fresh))
     text = f"{meta.title}: {rows_text(meta.row_count)}" + (" (truncated)" if meta.truncated else "")
-    return Message(text=clip(text, 300), blocks=_dicts(blocks))
+    return Message(text=clip(text, 300), blocks=as_dicts(blocks))
 
 
 def _summary(meta: StoredResult) -> str:
