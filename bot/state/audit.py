@@ -30,6 +30,14 @@ class AuditEvent(StrEnum):
     REFUSED = "refused"  # a vote, cancel or request was refused; `reason` says why
     STATE_CHANGED = "state_changed"  # previous_state -> state
     OUTCOME = "outcome"  # a target's outcome was recorded (target, status, detail)
+    # Incidents (bot/state/incidents.py); refusals there are REFUSED with a `reason`.
+    INCIDENT_OPENED = "incident_opened"  # title, owner (to_user)
+    HANDOFF = "handoff"  # from_user -> to_user by user_id, with the handoff note
+    TAKEN = "taken"  # user_id took ownership from from_user
+    INCIDENT_CLOSED = "incident_closed"  # by user_id, with a reason
+    INCIDENT_REOPENED = "incident_reopened"
+    NOTE_ADDED = "note_added"  # the text in `note`
+    HUNT_RECORDED = "hunt_recorded"  # hunt, result_id, rows run in the incident's thread
 
 
 class AuditEntry(BaseModel):
@@ -60,6 +68,12 @@ class AuditEntry(BaseModel):
     quorum: str | None = None
     approvals: str | None = None  # approvals counted so far
     targets: str | None = None  # how many targets a request covers
+    team: str | None = None
+    title: str | None = None
+    from_user: str | None = None  # ownership given up by
+    to_user: str | None = None  # ownership given to
+    note: str | None = None
+    rows: str | None = None  # how many rows a hunt returned
 
     def stream_fields(self) -> dict[str, str]:
         """The entry as the stream stores it: strings, `at` in epoch milliseconds, no blanks."""

@@ -98,3 +98,31 @@ def draft(draft_id: str) -> str:
 
 def approval_card(approval_id: str) -> str:
     return f"{PREFIX}:approval:{approval_id}:card"
+
+
+# -- incidents (bot/state/incidents.py): one per thread, kept until deleted by hand ------------
+
+
+def incident(team: str, channel: str, thread_ts: str) -> str:
+    """A hash: title, owner, state, who opened and closed it and when."""
+    return f"{PREFIX}:incident:{team}:{channel}:{thread_ts}"
+
+
+def incident_owners(team: str, channel: str, thread_ts: str) -> str:
+    """A list of OwnerChange JSON, oldest first: the ownership history."""
+    return f"{incident(team, channel, thread_ts)}:owners"
+
+
+def incident_hunts(team: str, channel: str, thread_ts: str) -> str:
+    """A list of HuntRun JSON, oldest first."""
+    return f"{incident(team, channel, thread_ts)}:hunts"
+
+
+def incident_notes(team: str, channel: str, thread_ts: str) -> str:
+    """A list of Note JSON, oldest first."""
+    return f"{incident(team, channel, thread_ts)}:notes"
+
+
+def incidents_open(team: str, channel: str) -> str:
+    """A channel's open incidents: thread ts by when the incident was opened (ms)."""
+    return f"{PREFIX}:incidents:{team}:{channel}:open"
