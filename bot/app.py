@@ -41,6 +41,7 @@ from bot.state.audit import AuditLog
 from bot.state.cards import CardLocations
 from bot.state.drafts import Drafts
 from bot.state.hunt_requests import HuntRequests
+from bot.state.incidents import IncidentStore
 from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
 from bot.state.redis import RedisConnection, check_redis, open_redis
@@ -68,6 +69,7 @@ class Services:
     approvals: ApprovalStore
     drafts: Drafts
     cards: CardLocations
+    incidents: IncidentStore
     jobs: Jobs = field(init=False)
     bot_user_id: str = ""
     _backend: HuntingBackend | None = None
@@ -151,6 +153,7 @@ async def start_services(settings: Settings) -> Services:
         access=access,
         policy=policy,
         approvals=ApprovalStore(redis.client, policy, AuditLog(redis.client)),
+        incidents=IncidentStore(redis.client, AuditLog(redis.client)),
         drafts=Drafts(redis.client),
         cards=CardLocations(redis.client),
     )

@@ -252,6 +252,12 @@ class Jobs:
         meta.message_ts = posted["ts"]
         meta.thread_ts = request.thread_ts or posted["ts"]
         await s.results.update_meta(meta)
+        # The results' thread is the incident: opened by the first hunt, recording every one.
+        where = (request.team_id, request.channel_id, meta.thread_ts)
+        await s.incidents.open_or_get(*where, title=meta.title, owner=request.user_id)
+        await s.incidents.record_hunt(
+            *where, hunt=meta.hunt, result_id=meta.id, user=request.user_id, rows=meta.row_count
+        )
 
     # -- export --------------------------------------------------------------------------------
 

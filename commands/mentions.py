@@ -1,17 +1,31 @@
-"""@hunt-bot in a thread. The incident verbs (status, handoff, note…) come with the incident
-issue; for now a mention gets the usage, in the thread where it was asked."""
+"""@hunt-bot in an incident thread: help, status, note, take, handoff.
+
+Slash commands cannot be typed in threads, so in-thread verbs are mentions. Each event id is
+handled once, whatever Slack redelivers and whichever process receives it.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import render_help
+from bot.errors import HuntBotError
+from bot.slack.blocks import Message, render_notice
+from bot.slack.incident import render_handover, render_status
 from bot.state.events import first_delivery
 
 if TYPE_CHECKING:
     from bot.app import Services
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+THREAD_HELP = (
+    "In an incident thread, mention me with: status · note TEXT · take · "
+    "handoff @someone [note] · help. Run hunts with /hunt in the channel."
+)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -19,19 +33,82 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
     async def answer_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Slack redelivers events it thinks we missed; whichever process gets one, it runs once.
         if not await first_delivery(services.redis.client, body.get("event_id", "")):
             return
         if event.get("bot_id") or event.get("user") == services.bot_user_id:
             return
-        message = render_help()
+        thread = event.get("thread_ts") or event["ts"]
+        try:
+            message = await answer(services, body, event, thread)
+        except HuntBotError as exc:
+            message = render_notice(exc.message, exc.hint)
         await services.pacer.wait_turn(event["channel"])
         await services.slack.chat_postMessage(
             channel=event["channel"],
-            thread_ts=event.get("thread_ts") or event["ts"],
+            thread_ts=thread,
             text=message.text,
             blocks=message.blocks,
             unfurl_links=False,
         )
 
     app.event("app_mention")(ack=ack_event, lazy=[answer_mention])
+
+
+async def answer(
+    services: Services, body: dict[str, Any], event: dict[str, Any], thread: str
+) -> Message:
+    text = _MENTION.sub(
+        lambda m: "" if m[1] == services.bot_user_id else m[0], event.get("text", ""), count=1
+    )
+    verb, _, rest = text.strip().partition(" ")
+    verb = verb.lower()
+    if verb in ("", "help"):
+        return render_notice(THREAD_HELP)
+    team = event.get("team") or body.get("team_id", "")
+    where = (team, event["channel"], thread)
+    user = event["user"]
+    incident = await services.incidents.get(*where)
+    if incident is None:
+        return render_notice(
+            "This thread is not an incident yet.",
+            "Run /hunt in the channel; its results message starts the incident thread.",
+        )
+    approvals = await services.approvals.in_thread(event["channel"], thread)
+    if verb == "status":
+        return render_status(incident, approvals)
+    if verb == "note":
+        if not rest.strip():
+            return render_notice("Say what to note: @hunt-bot note TEXT")
+        await services.incidents.add_note(*where, user=user, text=rest.strip()[:2000])
+        return render_notice("Noted.")
+    if verb == "take":
+        taken = await services.incidents.take(*where, by=user)
+        return render_status(taken, approvals)
+    if verb == "handoff":
+        to, note = await _handoff_target(services, event["channel"], rest)
+        handed = await services.incidents.hand_off(*where, by=user, to=to, note=note)
+        return render_handover(handed, approvals, by=user, to=to, note=note)
+    return render_notice(f"I don't know `{verb}` in a thread.", THREAD_HELP)
+
+
+async def _handoff_target(services: Services, channel: str, rest: str) -> tuple[str, str]:
+    """The person named first, checked to be a person in this channel; and the note after."""
+    match = _MENTION.search(rest)
+    if match is None or rest.strip().find(match[0]) != 0:
+        raise HuntBotError("Say whom to hand off to: @hunt-bot handoff @someone [note]")
+    to, note = match[1], rest.strip()[len(match[0]) :].strip()
+    try:
+        profile = await services.slack.users_info(user=to)
+        members = await services.slack.conversations_members(channel=channel)
+    except SlackApiError as exc:
+        raise HuntBotError(
+            f"Slack could not tell me who that is ({exc.response.get('error')}).", hint="Try again."
+        ) from None
+    if (profile.get("user") or {}).get("is_bot"):
+        raise HuntBotError("An incident can only be handed to a person, not to a bot.")
+    if to not in (members.get("members") or []):
+        raise HuntBotError(
+            "They are not in this channel, so they could not follow the thread.",
+            hint="Invite them first, then hand off.",
+        )
+    return to, note

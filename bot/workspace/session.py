@@ -10,6 +10,7 @@ gets an HTTP error from the bot, or nothing at all happens in time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import unicodedata
@@ -116,6 +117,7 @@ class ConsoleSession:
                 sent = await self.platform.mention(
                     self.user, self.channel, self._as_slack_text(line), self.thread_ts
                 )
+                await self._await_reply(sent)
             elif verb == "click":
                 sent = await self._click(rest)
             elif verb == "fill":
@@ -243,6 +245,18 @@ class ConsoleSession:
             raise LineFailed(f"{sent.problem}" + (f": {body}" if body else ""))
         if not sent.effects and not calls:
             raise LineFailed(f"nothing happened within {self.timing.limit:.0f} s")
+
+    async def _await_reply(self, sent: Sent) -> None:
+        """A mention is answered in its thread, after the bot's own pacing: wait for that post
+        (the mention itself already shows as an effect, so quiet alone would end the line)."""
+        if sent.failed:
+            return
+        with contextlib.suppress(TimeoutError):
+            await self.calls.next_call(
+                lambda call: call.method == "chat.postMessage",
+                after=sent.calls_before,
+                timeout=self.timing.limit,
+            )
 
     async def _settle(self, sent: Sent) -> None:
         started = time.monotonic()

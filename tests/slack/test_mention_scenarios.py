@@ -25,7 +25,7 @@ async def test_a_mention_is_answered_in_its_thread_once_despite_redelivery(harne
     assert first.status == 200 and again.status == 200
     reply = await harness.wait("chat.postMessage", after=before)
     assert reply.args["thread_ts"] == root.ts
-    assert "/hunt list" in str(reply.args["blocks"])
+    assert "handoff @someone" in str(reply.args["blocks"])
     await harness.slack.calls.quiet(period=1.0)
     replies = [c for c in harness.calls[before:] if c.method == "chat.postMessage"]
     assert len(replies) == 1

@@ -1,0 +1,71 @@
+"""The incident thread's status and handover summary."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, HeaderBlock, PlainTextObject, SectionBlock
+
+from bot.actions.offer import action_label
+from bot.slack.blocks import Message, as_dicts, mrkdwn
+from bot.slack.mrkdwn import clip, code, escape, user
+from bot.state.approval_records import Approval, ApprovalState
+from bot.state.incidents import Incident
+
+OPEN_STATES = {ApprovalState.PENDING, ApprovalState.APPROVED, ApprovalState.EXECUTING}
+
+
+def _approval_line(approval: Approval) -> str:
+    label = escape(action_label(approval.spec.action, approval.spec.options))
+    votes = f"{approval.approvals} of {approval.quorum} approvals"
+    return (
+        f"• {code(approval.id)} {label} on {len(approval.spec.targets)} target(s): "
+        f"{escape(approval.state.value)}, {votes}"
+    )
+
+
+def _sections(incident: Incident, approvals: list[Approval]) -> list[str]:
+    open_ones = [a for a in approvals if a.state in OPEN_STATES]
+    ran = [a for a in approvals if a.state not in OPEN_STATES]
+    parts = [
+        "*Open approvals*\n" + ("\n".join(map(_approval_line, open_ones)) or "none"),
+        "*Actions decided or run*\n" + ("\n".join(map(_approval_line, ran)) or "none"),
+        "*Hunts run*\n"
+        + (
+            "\n".join(
+                f"• {code(h.hunt)} by {user(h.user)}, {h.rows:,} rows, {h.at:%Y-%m-%d %H:%M} UTC"
+                for h in incident.hunts
+            )
+            or "none"
+        ),
+        "*Notes*\n"
+        + (
+            "\n".join(f"• {user(n.user)}: {escape(clip(n.text, 300))}" for n in incident.notes)
+            or "none"
+        ),
+    ]
+    return parts
+
+
+def render_status(incident: Incident, approvals: list[Approval]) -> Message:
+    state = "open" if incident.is_open else "closed"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=clip(f"Incident: {incident.title}", 150))),
+        SectionBlock(
+            text=mrkdwn(
+                f"Owner {user(incident.owner)} · {state} · opened by {user(incident.opened_by)} "
+                f"at {incident.opened_at:%Y-%m-%d %H:%M} UTC"
+            )
+        ),
+    ]
+    blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals)]
+    return Message(text=f"Incident status: owner {incident.owner}", blocks=as_dicts(blocks))
+
+
+def render_handover(
+    incident: Incident, approvals: list[Approval], *, by: str, to: str, note: str
+) -> Message:
+    intro = f":handshake: {user(by)} handed this incident to {user(to)}."
+    if note:
+        intro += f"\n> {escape(clip(note, 1000))}"
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
+    blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals)]
+    return Message(text=f"Handover to {to}", blocks=as_dicts(blocks))
