@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    from commands import actions, approvals, hunt, mentions, results
+    from commands import actions, approvals, hunt, incidents, mentions, results
 
     hunt.register(app, services)
     results.register(app, services)
     actions.register(app, services)
     approvals.register(app, services)
     mentions.register(app, services)
+    incidents.register(app, services)

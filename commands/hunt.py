@@ -19,6 +19,7 @@ from bot.slack.blocks import (
     render_notice,
     render_running,
 )
+from bot.slack.incident import render_incidents
 from bot.state.hunt_requests import HuntRequest
 
 if TYPE_CHECKING:
@@ -44,9 +45,29 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
+    async def show_incidents(command: dict[str, Any]) -> None:
+        """After the ack: the list needs a permalink per thread, from Slack."""
+        team, channel = command.get("team_id", ""), command["channel_id"]
+        incidents = await services.incidents.open_in_channel(team, channel)
+        links: dict[str, str] = {}
+        pending: dict[str, int] = {}
+        for incident in incidents[:40]:
+            approvals = await services.approvals.pending_in_thread(channel, incident.thread_ts)
+            pending[incident.thread_ts] = len(approvals)
+            answer = await services.slack.chat_getPermalink(
+                channel=channel, message_ts=incident.thread_ts
+            )
+            if answer.get("permalink"):
+                links[incident.thread_ts] = answer["permalink"]
+        message = render_incidents(incidents, links, pending)
+        await tell_user(services, channel, command["user_id"], message, command.get("response_url"))
+
     async def show_audit(command: dict[str, Any]) -> None:
         """After the ack: who may read it needs group membership, which may need Slack."""
         words = (command.get("text") or "").split()
+        if words and words[0].lower() == "incidents":
+            await show_incidents(command)
+            return
         if not words or words[0].lower() != "audit":
             return
         user_id, channel_id = command["user_id"], command["channel_id"]
@@ -72,21 +93,46 @@ async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:
         return render_catalog(services.catalog)
     if name.lower() == "audit":
         return render_notice("Reading the audit log…")
-    user_id, channel_id = command["user_id"], command["channel_id"]
+    if name.lower() == "incidents":
+        return render_notice("Listing this channel's open incidents…")
+    return await start_hunt(
+        services,
+        command["user_id"],
+        command.get("team_id", ""),
+        command["channel_id"],
+        name,
+        rest,
+        response_url=command.get("response_url"),
+    )
+
+
+async def start_hunt(
+    services: Services,
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    name: str,
+    arguments_text: str,
+    *,
+    response_url: str | None = None,
+    thread_ts: str | None = None,
+) -> Message:
+    """Validate a hunt now and enqueue it; results go to the channel or to `thread_ts`."""
     decision = await services.access.check_cached(user_id, channel_id)
     if decision.allowed is False:
         return render_notice(decision.reason)
     hunt = services.catalog.get(name)
-    arguments = split_arguments(rest)
+    arguments = split_arguments(arguments_text)
     rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
     request = HuntRequest(
         hunt=hunt.name,
         arguments=arguments,
         user_id=user_id,
-        team_id=command.get("team_id", ""),
+        team_id=team_id,
         channel_id=channel_id,
-        response_url=command.get("response_url"),
+        response_url=response_url,
+        thread_ts=thread_ts,
     )
     await services.hunt_requests.save(request)
     await services.jobs.enqueue_hunt(request.id)
-    return render_running(hunt.name, rendered.describe_values())
+    return render_running(hunt.name, rendered.describe_values(), in_thread=thread_ts is not None)

@@ -14,7 +14,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import HuntBotError
 from bot.slack.blocks import Message, render_notice
-from bot.slack.incident import render_handover, render_status
+from bot.slack.incident import (
+    OPEN_STATES,
+    render_close_question,
+    render_handover,
+    render_status,
+)
 from bot.state.events import first_delivery
 
 if TYPE_CHECKING:
@@ -24,7 +29,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 THREAD_HELP = (
     "In an incident thread, mention me with: status · note TEXT · take · "
-    "handoff @someone [note] · help. Run hunts with /hunt in the channel."
+    "handoff @someone [note] · hunt NAME [name=value ...] · close [reason] · reopen · help."
 )
 
 
@@ -88,6 +93,24 @@ async def answer(
         to, note = await _handoff_target(services, event["channel"], rest)
         handed = await services.incidents.hand_off(*where, by=user, to=to, note=note)
         return render_handover(handed, approvals, by=user, to=to, note=note)
+    if verb == "hunt":
+        from commands.hunt import start_hunt
+
+        name, _, arguments = rest.strip().partition(" ")
+        return await start_hunt(
+            services, user, team, event["channel"], name, arguments, thread_ts=thread
+        )
+    if verb == "close":
+        pending = [a for a in approvals if a.state in OPEN_STATES]
+        if pending and incident.is_open:
+            return render_close_question(incident, pending)
+        closed = await services.incidents.close(*where, by=user, reason=rest.strip()[:500])
+        return render_notice(
+            f"Incident closed{': ' + closed.close_reason if closed.close_reason else '.'}"
+        )
+    if verb == "reopen":
+        await services.incidents.reopen(*where, by=user)
+        return render_notice("Incident reopened.")
     return render_notice(f"I don't know `{verb}` in a thread.", THREAD_HELP)
 
 

@@ -100,10 +100,12 @@ def render_notice(text: str, hint: str | None = None) -> Message:
     return Message(text=clip(text, 300), blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 
-def render_running(hunt_name: str, parameters: dict[str, str]) -> Message:
+def render_running(
+    hunt_name: str, parameters: dict[str, str], *, in_thread: bool = False
+) -> Message:
     shown = " ".join(code(f"{name}={value}") for name, value in parameters.items())
     body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
-    body += "\nThe results will be posted in this channel."
+    body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
     return Message(text=f"Running {hunt_name}", blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 

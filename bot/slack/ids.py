@@ -40,3 +40,9 @@ INPUT_ELEMENT = "value"
 class ApprovalAction(StrEnum):
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
+
+
+class IncidentAction(StrEnum):
+    TAKE_OVER = "incident.take_over"
+    CLOSE_AND_CANCEL = "incident.close_cancelling"
+    KEEP_OPEN = "incident.keep_open"

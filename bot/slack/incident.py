@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, HeaderBlock, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from bot.actions.offer import action_label
 from bot.slack.blocks import Message, as_dicts, mrkdwn
+from bot.slack.ids import IncidentAction
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.state.approval_records import Approval, ApprovalState
 from bot.state.incidents import Incident
@@ -57,7 +66,71 @@ def render_status(incident: Incident, approvals: list[Approval]) -> Message:
         ),
     ]
     blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals)]
+    if incident.is_open:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text="Take over"),
+                        action_id=IncidentAction.TAKE_OVER,
+                        value=incident.thread_ts,
+                    )
+                ]
+            )
+        )
     return Message(text=f"Incident status: owner {incident.owner}", blocks=as_dicts(blocks))
+
+
+def render_incidents(
+    incidents: list[Incident], links: dict[str, str], pending: dict[str, int]
+) -> Message:
+    """`/hunt incidents`: the channel's open incident threads, newest first."""
+    if not incidents:
+        return Message(
+            text="No open incidents here.",
+            blocks=as_dicts([SectionBlock(text=mrkdwn("No open incidents in this channel."))]),
+        )
+    lines = []
+    for incident in incidents[:40]:
+        link = links.get(incident.thread_ts)
+        title = escape(clip(incident.title, 120))
+        shown = f"<{escape(link)}|{title}>" if link else title
+        waiting = pending.get(incident.thread_ts, 0)
+        lines.append(
+            f"• {shown} · owner {user(incident.owner)} · since "
+            f"{incident.opened_at:%Y-%m-%d %H:%M} UTC · {waiting} pending approval(s)"
+        )
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(clip("\n".join(lines), 3000)))]
+    blocks.append(ContextBlock(elements=[mrkdwn(f"{len(incidents)} open incident(s)")]))
+    return Message(text=f"{len(incidents)} open incidents", blocks=as_dicts(blocks))
+
+
+def render_close_question(incident: Incident, pending: list[Approval]) -> Message:
+    lines = "\n".join(map(_approval_line, pending))
+    blocks: list[Block] = [
+        SectionBlock(
+            text=mrkdwn(
+                f"This incident has {len(pending)} approval(s) still open:\n{lines}\n"
+                "Close it and cancel them, or keep it open?"
+            )
+        ),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Cancel them and close"),
+                    action_id=IncidentAction.CLOSE_AND_CANCEL,
+                    value=incident.thread_ts,
+                    style="danger",
+                ),
+                ButtonElement(
+                    text=PlainTextObject(text="Keep it open"),
+                    action_id=IncidentAction.KEEP_OPEN,
+                    value=incident.thread_ts,
+                ),
+            ]
+        ),
+    ]
+    return Message(text="Close with open approvals?", blocks=as_dicts(blocks))
 
 
 def render_handover(

@@ -155,4 +155,3 @@ def describe_target(target: Target) -> str:
 
 def view_errors(errors: dict[TakeActionsBlock, str]) -> dict[str, str]:
     return {str(block): message for block, message in errors.items()}
-

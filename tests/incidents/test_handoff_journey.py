@@ -3,6 +3,7 @@ the incident thread to a colleague; the summary and the new owner's status say s
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,33 @@ async def test_handoff_summary_and_the_new_owners_status(
     assert "cannot hand an incident off to yourself" in shown or "already owns" in shown
     status = shown.split("carol ▸ @hunt-bot status", 1)[1]
     assert "Owner @carol" in status and "pending, 1 of 2 approvals" in status
+
+
+async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_list(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "verbs.txt"
+    script.write_text(
+        "/hunt spam-emails\nclick Take actions\nfill Action=Hard delete\nfill Rows=1\n"
+        "fill Description=phish\nsubmit\nsubmit\n"
+        "@hunt-bot hunt emails-from sender=security@contoso.com\n"
+        "@hunt-bot status\nas @bob\nclick Take over\n"
+        "@hunt-bot close done here\nclick Cancel them and close\n"
+        "/hunt incidents\n"
+    )
+    transcript = tmp_path / "t.jsonl"
+    code = await run_console(settings, script=script, transcript=transcript)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    calls = [json.loads(line) for line in transcript.read_text().splitlines()]
+    posts = [c["args"] for c in calls if c["method"] == "chat.postMessage"]
+    root = posts[0]
+    in_thread = [p for p in posts[1:] if p.get("thread_ts")]
+    assert any("Emails from a sender" in str(p["blocks"]) for p in in_thread)  # hunt in thread
+    assert "Owner @bob" in shown.split("bob ▸ click Take over", 1)[1]
+    assert "Close it and cancel them, or keep it open?" in shown
+    assert "Cancelled: nothing ran" in shown
+    assert "Incident closed; its open approvals were cancelled." in shown
+    listing = shown.split("bob ▸ /hunt incidents", 1)[1]
+    assert "No open incidents in this channel." in listing
+    assert root["channel"] == "C0SOC"
