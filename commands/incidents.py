@@ -1,14 +1,18 @@
-"""The incident status card's buttons: Take over; and answering "close with open approvals?"."""
+"""The incident status card's buttons (Hand off, Take over) and "close with open approvals?"."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.errors import HuntBotError
+from bot.jobs import tell_user
 from bot.slack.blocks import render_notice
-from bot.slack.ids import IncidentAction
-from bot.slack.incident import OPEN_STATES, render_status
+from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
+from bot.slack.incident import OPEN_STATES, render_handoff_view, render_handover, render_status
+from commands.mentions import check_handoff_target
 from commands.results import Click, answering_errors
 
 if TYPE_CHECKING:
@@ -63,7 +67,51 @@ def register(app: AsyncApp, services: Services) -> None:
         click = Click(body)
         await reply(click, click.value, "Kept open: the approvals stand.")
 
+    async def open_handoff(body: dict[str, Any]) -> None:
+        click = Click(body)
+        team, channel, thread = where(body, click)
+        incident = await services.incidents.get(team, channel, thread)
+        if incident is None:
+            return
+        metadata = json.dumps({"team": team, "channel": channel, "thread": thread})
+        await services.slack.views_open(
+            trigger_id=body["trigger_id"], view=render_handoff_view(incident, metadata)
+        )
+
+    async def ack_view(ack: AsyncAck) -> None:
+        await ack(response_action="clear")
+
+    async def hand_off(body: dict[str, Any], view: dict[str, Any]) -> None:
+        by = body["user"]["id"]
+        ids = json.loads(view["private_metadata"])
+        values = view["state"]["values"]
+        to = values[HandoffView.TO_BLOCK][INPUT_ELEMENT].get("selected_user") or ""
+        note = values.get(HandoffView.NOTE_BLOCK, {}).get(INPUT_ELEMENT, {}).get("value") or ""
+        try:
+            await check_handoff_target(services, ids["channel"], to)
+            incident = await services.incidents.hand_off(
+                ids["team"], ids["channel"], ids["thread"], by=by, to=to, note=note.strip()
+            )
+        except HuntBotError as exc:
+            await tell_user(
+                services, ids["channel"], by, render_notice(exc.message, exc.hint), None
+            )
+            return
+        approvals = await services.approvals.in_thread(ids["channel"], ids["thread"])
+        summary = render_handover(incident, approvals, by=by, to=to, note=note.strip())
+        await services.pacer.wait_turn(ids["channel"])
+        await services.slack.chat_postMessage(
+            channel=ids["channel"],
+            thread_ts=ids["thread"],
+            text=summary.text,
+            blocks=summary.blocks,
+            unfurl_links=False,
+        )
+
+    app.view(HandoffView.CALLBACK)(ack=ack_view, lazy=[hand_off])
+
     for action, work in (
+        (IncidentAction.HAND_OFF, open_handoff),
         (IncidentAction.TAKE_OVER, take_over),
         (IncidentAction.CLOSE_AND_CANCEL, close_cancelling),
         (IncidentAction.KEEP_OPEN, keep_open),

@@ -120,6 +120,12 @@ async def _handoff_target(services: Services, channel: str, rest: str) -> tuple[
     if match is None or rest.strip().find(match[0]) != 0:
         raise HuntBotError("Say whom to hand off to: @hunt-bot handoff @someone [note]")
     to, note = match[1], rest.strip()[len(match[0]) :].strip()
+    await check_handoff_target(services, channel, to)
+    return to, note
+
+
+async def check_handoff_target(services: Services, channel: str, to: str) -> None:
+    """A handoff goes to a person who is in the channel (the store refuses oneself)."""
     try:
         profile = await services.slack.users_info(user=to)
         members = await services.slack.conversations_members(channel=channel)
@@ -134,4 +140,3 @@ async def _handoff_target(services: Services, channel: str, rest: str) -> tuple[
             "They are not in this channel, so they could not follow the thread.",
             hint="Invite them first, then hand off.",
         )
-    return to, note

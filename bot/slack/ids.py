@@ -44,5 +44,12 @@ class ApprovalAction(StrEnum):
 
 class IncidentAction(StrEnum):
     TAKE_OVER = "incident.take_over"
+    HAND_OFF = "incident.hand_off"
     CLOSE_AND_CANCEL = "incident.close_cancelling"
     KEEP_OPEN = "incident.keep_open"
+
+
+class HandoffView(StrEnum):
+    CALLBACK = "incident.handoff"
+    TO_BLOCK = "handoff.to"
+    NOTE_BLOCK = "handoff.note"

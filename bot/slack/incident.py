@@ -8,13 +8,17 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     HeaderBlock,
+    InputBlock,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    UserSelectElement,
 )
+from slack_sdk.models.views import View
 
 from bot.actions.offer import action_label
 from bot.slack.blocks import Message, as_dicts, mrkdwn
-from bot.slack.ids import IncidentAction
+from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.state.approval_records import Approval, ApprovalState
 from bot.state.incidents import Incident
@@ -71,10 +75,15 @@ def render_status(incident: Incident, approvals: list[Approval]) -> Message:
             ActionsBlock(
                 elements=[
                     ButtonElement(
+                        text=PlainTextObject(text="Hand off"),
+                        action_id=IncidentAction.HAND_OFF,
+                        value=incident.thread_ts,
+                    ),
+                    ButtonElement(
                         text=PlainTextObject(text="Take over"),
                         action_id=IncidentAction.TAKE_OVER,
                         value=incident.thread_ts,
-                    )
+                    ),
                 ]
             )
         )
@@ -142,3 +151,35 @@ def render_handover(
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
     blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals)]
     return Message(text=f"Handover to {to}", blocks=as_dicts(blocks))
+
+
+def render_handoff_view(incident: Incident, private_metadata: str) -> dict[str, object]:
+    return View(
+        type="modal",
+        callback_id=HandoffView.CALLBACK,
+        title=PlainTextObject(text="Hand off"),
+        submit=PlainTextObject(text="Hand off"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=private_metadata,
+        blocks=[
+            SectionBlock(
+                text=mrkdwn(
+                    f"{escape(clip(incident.title, 200))} is owned by {user(incident.owner)}. "
+                    "The new owner gets a handover summary in the thread."
+                )
+            ),
+            InputBlock(
+                block_id=HandoffView.TO_BLOCK,
+                label=PlainTextObject(text="Hand off to"),
+                element=UserSelectElement(action_id=INPUT_ELEMENT),
+            ),
+            InputBlock(
+                block_id=HandoffView.NOTE_BLOCK,
+                label=PlainTextObject(text="Note"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=INPUT_ELEMENT, multiline=True, max_length=1000
+                ),
+            ),
+        ],
+    ).to_dict()

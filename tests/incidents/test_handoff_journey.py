@@ -89,3 +89,20 @@ async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_li
     listing = shown.split("bob ▸ /hunt incidents", 1)[1]
     assert "No open incidents in this channel." in listing
     assert root["channel"] == "C0SOC"
+
+
+async def test_handoff_by_the_status_cards_modal(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "modal.txt"
+    script.write_text(
+        "/hunt zap-misses\n@hunt-bot status\nclick Hand off\nfill Hand off to=carol\n"
+        "fill Note=night shift takes it\nsubmit\nas @carol\n@hunt-bot status\n"
+        "click Hand off\nfill Hand off to=hunt-bot\nsubmit\n"
+    )
+    code = await run_console(settings, script=script, transcript=None)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "@alice handed this incident to @carol" in shown and "night shift takes it" in shown
+    assert "Owner @carol" in shown.split("carol ▸ @hunt-bot status", 1)[1]
+    assert "not to a bot" in shown.rsplit("carol ▸ submit", 1)[1]
