@@ -12,7 +12,7 @@ from bot.jobs import tell_user
 from bot.slack.blocks import render_notice
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
 from bot.slack.incident import OPEN_STATES, render_handoff_view, render_handover, render_status
-from commands.mentions import check_handoff_target
+from commands.mentions import card_links, check_handoff_target
 from commands.results import Click, answering_errors
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         approvals = await services.approvals.in_thread(ids["channel"], ids["thread"])
-        summary = render_handover(incident, approvals, by=by, to=to, note=note.strip())
+        links = await card_links(services, approvals)
+        summary = render_handover(incident, approvals, by=by, to=to, note=note.strip(), links=links)
         await services.pacer.wait_turn(ids["channel"])
         await services.slack.chat_postMessage(
             channel=ids["channel"],

@@ -6,6 +6,7 @@ handled once, whatever Slack redelivers and whichever process receives it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +93,8 @@ async def answer(
     if verb == "handoff":
         to, note = await _handoff_target(services, event["channel"], rest)
         handed = await services.incidents.hand_off(*where, by=user, to=to, note=note)
-        return render_handover(handed, approvals, by=user, to=to, note=note)
+        links = await card_links(services, approvals)
+        return render_handover(handed, approvals, by=user, to=to, note=note, links=links)
     if verb == "hunt":
         from commands.hunt import start_hunt
 
@@ -122,6 +124,22 @@ async def _handoff_target(services: Services, channel: str, rest: str) -> tuple[
     to, note = match[1], rest.strip()[len(match[0]) :].strip()
     await check_handoff_target(services, channel, to)
     return to, note
+
+
+async def card_links(services: Services, approvals: list[Any]) -> dict[str, str]:
+    """Permalinks to the open approvals' cards, for the handover summary."""
+    links: dict[str, str] = {}
+    for approval in approvals:
+        if approval.state not in OPEN_STATES:
+            continue
+        found = await services.cards.find(approval.id)
+        if found is None:
+            continue
+        with contextlib.suppress(SlackApiError):
+            answer = await services.slack.chat_getPermalink(channel=found[0], message_ts=found[1])
+            if answer.get("permalink"):
+                links[approval.id] = answer["permalink"]
+    return links
 
 
 async def check_handoff_target(services: Services, channel: str, to: str) -> None:

@@ -26,21 +26,25 @@ from bot.state.incidents import Incident
 OPEN_STATES = {ApprovalState.PENDING, ApprovalState.APPROVED, ApprovalState.EXECUTING}
 
 
-def _approval_line(approval: Approval) -> str:
+def _approval_line(approval: Approval, link: str | None = None) -> str:
     label = escape(action_label(approval.spec.action, approval.spec.options))
     votes = f"{approval.approvals} of {approval.quorum} approvals"
+    name = f"<{escape(link)}|{approval.id}>" if link else code(approval.id)
     return (
-        f"• {code(approval.id)} {label} on {len(approval.spec.targets)} target(s): "
+        f"• {name} {label} on {len(approval.spec.targets)} target(s): "
         f"{escape(approval.state.value)}, {votes}"
     )
 
 
-def _sections(incident: Incident, approvals: list[Approval]) -> list[str]:
-    open_ones = [a for a in approvals if a.state in OPEN_STATES]
-    ran = [a for a in approvals if a.state not in OPEN_STATES]
+def _sections(
+    incident: Incident, approvals: list[Approval], links: dict[str, str] | None = None
+) -> list[str]:
+    links = links or {}
+    open_ones = [_approval_line(a, links.get(a.id)) for a in approvals if a.state in OPEN_STATES]
+    ran = [_approval_line(a, links.get(a.id)) for a in approvals if a.state not in OPEN_STATES]
     parts = [
-        "*Open approvals*\n" + ("\n".join(map(_approval_line, open_ones)) or "none"),
-        "*Actions decided or run*\n" + ("\n".join(map(_approval_line, ran)) or "none"),
+        "*Open approvals*\n" + ("\n".join(open_ones) or "none"),
+        "*Actions decided or run*\n" + ("\n".join(ran) or "none"),
         "*Hunts run*\n"
         + (
             "\n".join(
@@ -115,7 +119,7 @@ def render_incidents(
 
 
 def render_close_question(incident: Incident, pending: list[Approval]) -> Message:
-    lines = "\n".join(map(_approval_line, pending))
+    lines = "\n".join(_approval_line(a) for a in pending)
     blocks: list[Block] = [
         SectionBlock(
             text=mrkdwn(
@@ -143,13 +147,19 @@ def render_close_question(incident: Incident, pending: list[Approval]) -> Messag
 
 
 def render_handover(
-    incident: Incident, approvals: list[Approval], *, by: str, to: str, note: str
+    incident: Incident,
+    approvals: list[Approval],
+    *,
+    by: str,
+    to: str,
+    note: str,
+    links: dict[str, str] | None = None,
 ) -> Message:
     intro = f":handshake: {user(by)} handed this incident to {user(to)}."
     if note:
         intro += f"\n> {escape(clip(note, 1000))}"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
-    blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals)]
+    blocks += [SectionBlock(text=mrkdwn(part)) for part in _sections(incident, approvals, links)]
     return Message(text=f"Handover to {to}", blocks=as_dicts(blocks))
 
 

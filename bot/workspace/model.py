@@ -310,12 +310,14 @@ class Workspace:
 
 
 def console_workspace() -> Workspace:
-    """The workspace of the console: #soc with an analyst, two approvers and the bot."""
+    """The console's workspace: #soc with an analyst, two approvers and the bot (not dave)."""
     workspace = Workspace()
     for user in (
         User("U0ALICE", "alice", "Alice Analyst", title="SOC analyst"),
         User("U0BOB", "bob", "Bob Approver", title="SOC lead"),
         User("U0CAROL", "carol", "Carol Approver", title="Incident manager"),
+        # In the workspace but not in #soc: what a handoff to an outsider looks like.
+        User("U0DAVE", "dave", "Dave Elsewhere", title="Finance"),
         User(BOT_USER_ID, "hunt-bot", "hunt-bot", is_bot=True, bot_id=BOT_ID),
     ):
         workspace.users[user.id] = user

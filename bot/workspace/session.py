@@ -43,6 +43,11 @@ class LineFailed(Exception):
     """A line that did not do what it says; the message says why."""
 
 
+# How long a click may go unanswered before the console says nothing happened, when it can see
+# that no job is running: lazy listeners answer after the ack, behind the channel's pacing.
+REPLY_GRACE = 5.0
+
+
 @dataclass
 class Timing:
     quiet: float = 0.4  # no Web API call for this long, and no job running: the bot is done
@@ -270,12 +275,14 @@ class ConsoleSession:
             nothing_yet = not sent.effects and len(self.calls) == sent.calls_before
             if self.jobs_busy is not None and await self.jobs_busy():
                 await asyncio.sleep(0.05)
-            elif nothing_yet and self.jobs_busy is None:
-                # Without sight of the job queue, give a silent bot the whole limit.
+            elif nothing_yet:
+                # The bot answers clicks after the ack, paced to a post a second per channel:
+                # give a silent bot a while (the whole limit when the queue cannot be seen).
+                wait = deadline - time.monotonic()
+                if self.jobs_busy is not None:
+                    wait = min(wait, REPLY_GRACE)
                 try:
-                    await self.calls.next_call(
-                        after=sent.calls_before, timeout=deadline - time.monotonic()
-                    )
+                    await self.calls.next_call(after=sent.calls_before, timeout=wait)
                 except TimeoutError:
                     return
             else:

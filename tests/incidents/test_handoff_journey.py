@@ -26,9 +26,15 @@ click Approve
 as @alice
 @hunt-bot handoff @carol going off shift
 @hunt-bot handoff @hunt-bot
+@hunt-bot handoff @dave
 @hunt-bot handoff @alice
 as @carol
 @hunt-bot status
+@hunt-bot note checked the sender domain
+as @bob
+@hunt-bot take
+@hunt-bot close
+click Keep it open
 """
 
 
@@ -54,11 +60,18 @@ async def test_handoff_summary_and_the_new_owners_status(
     handover = handover.split("alice ▸", 1)[0]
     assert "@alice handed this incident to @carol" in handover
     assert "going off shift" in handover
-    assert "Hard delete on 2 target(s): pending, 1 of 2 approvals" in handover
+    assert "Hard delete on 2 target(s): pending, 1 of 2" in handover
+    assert "HB-1 (http" in handover  # linked to its card
     assert "not to a bot" in shown
+    assert "They are not in this channel" in shown
     assert "cannot hand an incident off to yourself" in shown or "already owns" in shown
-    status = shown.split("carol ▸ @hunt-bot status", 1)[1]
+    status = shown.split("carol ▸ @hunt-bot status", 1)[1].split("carol ▸", 1)[0]
     assert "Owner @carol" in status and "pending, 1 of 2 approvals" in status
+    assert "Noted." in shown
+    taken = shown.split("bob ▸ @hunt-bot take", 1)[1].split("bob ▸", 1)[0]
+    assert "Owner @bob" in taken
+    assert "Close it and cancel them, or keep it open?" in shown
+    assert "Kept open: the approvals stand." in shown
 
 
 async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_list(
