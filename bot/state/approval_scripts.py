@@ -8,6 +8,7 @@ append their audit entry (bot/state/audit.py) in the same step.
 from __future__ import annotations
 
 from bot.actions.model import OutcomeStatus
+from bot.state.audit import AUDIT_LUA
 
 # Outcomes nothing may overwrite: what happened to that target is settled for good.
 FINAL_OUTCOMES = frozenset(
@@ -23,16 +24,7 @@ FINAL_OUTCOMES = frozenset(
 
 # Shared helpers. `base` is a JSON object of audit fields known to the caller (at, approval_id,
 # action, user_id, user_name, ...); the script adds what happened.
-PRELUDE = """
-local function audit(stream, base, extra)
-  local entry = cjson.decode(base)
-  for k, v in pairs(extra) do entry[k] = v end
-  local flat = {}
-  for k, v in pairs(entry) do
-    if v ~= '' then flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
-  end
-  redis.call('XADD', stream, '*', unpack(flat))
-end
+PRELUDE = AUDIT_LUA + """
 local function move(key, stream, base, now, to, reason)
   local from = redis.call('HGET', key, 'state')
   redis.call('HSET', key, 'state', to, 'updated_at', now)

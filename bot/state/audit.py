@@ -154,3 +154,19 @@ class AuditLog:
 
     async def length(self) -> int:
         return int(await self._redis.xlen(self._key))
+
+
+# The Lua that scripts changing state prepend, so each change and its audit entry are one step:
+# `audit(stream, base, extra)` appends `base` (a JSON object of fields the caller knows) plus
+# `extra` (what happened), leaving out empty fields.
+AUDIT_LUA = """
+local function audit(stream, base, extra)
+  local entry = cjson.decode(base)
+  for k, v in pairs(extra) do entry[k] = v end
+  local flat = {}
+  for k, v in pairs(entry) do
+    if v ~= '' then flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
+  end
+  redis.call('XADD', stream, '*', unpack(flat))
+end
+"""

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.errors import HuntBotError
 from bot.state import keys
-from bot.state.audit import AuditEvent, AuditLog, from_ms
+from bot.state.audit import AUDIT_LUA, AuditEvent, AuditLog, from_ms
 
 __all__ = [
     "HuntRun",
@@ -137,17 +137,7 @@ class Incident(BaseModel):
 # `base` is a JSON object of audit fields known to the caller (at, team, channel, thread_ts,
 # user_id); the script adds what happened. Times are epoch ms, kept as strings in the records.
 
-_PRELUDE = """
-local function audit(stream, base, extra)
-  local entry = cjson.decode(base)
-  for k, v in pairs(extra) do entry[k] = v end
-  local flat = {}
-  for k, v in pairs(entry) do
-    if v ~= '' then flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
-  end
-  redis.call('XADD', stream, '*', unpack(flat))
-end
-"""
+_PRELUDE = AUDIT_LUA
 
 # KEYS: incident, owners, open index, audit. ARGV: title, owner, now, thread ts, audit base.
 # Invariant: an incident is created once, by whoever comes first; later callers change nothing.
