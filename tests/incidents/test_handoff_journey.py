@@ -4,13 +4,11 @@ the incident thread to a colleague; the summary and the new owner's status say s
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
-from bot.defender.lab import create_lab
 from bot.workspace.console import run_console
 
 JOURNEY = """
@@ -38,22 +36,12 @@ click Keep it open
 """
 
 
-@pytest.fixture
-def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Settings:
-    for name in ("REDIS_URL", "HUNTS_DIR", "HUNT_BACKEND", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    lab = tmp_path / "data" / "lab.duckdb"
-    lab.parent.mkdir()
-    shutil.copyfile(create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path, lab)
-    return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]
-
-
 async def test_handoff_summary_and_the_new_owners_status(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "journey.txt"
     script.write_text(JOURNEY)
-    code = await run_console(settings, script=script, transcript=None)
+    code = await run_console(console_settings, script=script, transcript=None)
     shown = capsys.readouterr().out
     assert code == 0, shown
     handover = shown.split("alice ▸ @hunt-bot handoff @carol going off shift", 1)[1]
@@ -75,7 +63,7 @@ async def test_handoff_summary_and_the_new_owners_status(
 
 
 async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_list(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "verbs.txt"
     script.write_text(
@@ -87,7 +75,7 @@ async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_li
         "/hunt incidents\n"
     )
     transcript = tmp_path / "t.jsonl"
-    code = await run_console(settings, script=script, transcript=transcript)
+    code = await run_console(console_settings, script=script, transcript=transcript)
     shown = capsys.readouterr().out
     assert code == 0, shown
     calls = [json.loads(line) for line in transcript.read_text().splitlines()]
@@ -105,7 +93,7 @@ async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_li
 
 
 async def test_handoff_by_the_status_cards_modal(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "modal.txt"
     script.write_text(
@@ -113,7 +101,7 @@ async def test_handoff_by_the_status_cards_modal(
         "fill Note=night shift takes it\nsubmit\nas @carol\n@hunt-bot status\n"
         "click Hand off\nfill Hand off to=hunt-bot\nsubmit\n"
     )
-    code = await run_console(settings, script=script, transcript=None)
+    code = await run_console(console_settings, script=script, transcript=None)
     shown = capsys.readouterr().out
     assert code == 0, shown
     assert "@alice handed this incident to @carol" in shown and "night shift takes it" in shown

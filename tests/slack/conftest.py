@@ -14,7 +14,6 @@ import redis
 
 from bot.app import serve_in_process
 from bot.config import Settings
-from bot.defender.lab import create_lab
 from bot.workspace import slack_requests as requests
 from bot.workspace.calls import Call, method_is
 from bot.workspace.model import Message
@@ -23,11 +22,6 @@ from bot.workspace.webapi import WebApiStandIn
 
 TOKEN = "xoxb-scenario"
 SIGNING_SECRET = "scenario-signing-secret"
-
-
-@pytest.fixture(scope="session")
-def lab_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path
 
 
 # Valid for Defender, beyond what the lab's KQL engine runs: a run-time failure to report.
@@ -45,10 +39,10 @@ columns: [Timestamp, DeviceId]
 
 
 @pytest.fixture
-def settings(redis_url: str, lab_template: Path, tmp_path: Path) -> Settings:
+def settings(redis_url: str, lab_file: Path, tmp_path: Path) -> Settings:
     redis.Redis.from_url(redis_url).flushdb()
     lab = tmp_path / "lab.duckdb"
-    shutil.copyfile(lab_template, lab)
+    shutil.copyfile(lab_file, lab)
     hunts = tmp_path / "hunts"
     hunts.mkdir()
     (hunts / "unpacked-events.yaml").write_text(UNPACKED_EVENTS)

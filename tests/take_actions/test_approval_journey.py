@@ -4,31 +4,13 @@ refused, an approver's executes it once on the lab, and re-running the hunt show
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
-from bot.defender.lab import create_lab
 from bot.workspace.console import run_console
 from tests.slack.safety import assert_safe_message
-
-
-@pytest.fixture(scope="module")
-def lab_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path
-
-
-@pytest.fixture
-def settings(lab_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("REDIS_URL", "HUNTS_DIR", "HUNT_BACKEND", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    lab = tmp_path / "data" / "lab.duckdb"
-    lab.parent.mkdir()
-    shutil.copyfile(lab_template, lab)
-    return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]
-
 
 JOURNEY = """
 /hunt spam-emails
@@ -46,12 +28,12 @@ click Approve
 
 
 async def test_soft_delete_needs_someone_else_and_runs_once(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "journey.txt"
     script.write_text(JOURNEY)
     transcript = tmp_path / "transcript.jsonl"
-    code = await run_console(settings, script=script, transcript=transcript)
+    code = await run_console(console_settings, script=script, transcript=transcript)
     shown = capsys.readouterr().out
     assert code == 0, shown
     calls = [json.loads(line) for line in transcript.read_text().splitlines()]
@@ -79,11 +61,11 @@ async def test_soft_delete_needs_someone_else_and_runs_once(
 
 
 async def test_the_audit_trail_is_for_approvers_and_exports_as_json_lines(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "audit.txt"
     script.write_text(JOURNEY + "/hunt audit 5\nas @alice\n/hunt audit\n")
-    code = await run_console(settings, script=script, transcript=None)
+    code = await run_console(console_settings, script=script, transcript=None)
     shown = capsys.readouterr().out
     assert code == 0, shown
     bob_part, alice_part = shown.rsplit("alice ▸ /hunt audit", 1)
@@ -92,7 +74,7 @@ async def test_the_audit_trail_is_for_approvers_and_exports_as_json_lines(
 
 
 async def test_bad_input_is_shown_next_to_its_field_and_nothing_is_requested(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = tmp_path / "bad.txt"
     script.write_text(
@@ -100,7 +82,7 @@ async def test_bad_input_is_shown_next_to_its_field_and_nothing_is_requested(
         "submit\nfill Rows=2\nsubmit\n"
     )
     transcript = tmp_path / "transcript.jsonl"
-    code = await run_console(settings, script=script, transcript=transcript)
+    code = await run_console(console_settings, script=script, transcript=transcript)
     shown = capsys.readouterr().out
     assert code == 0, shown
     assert "is outside them" in shown  # rows, next to the Rows field
@@ -129,7 +111,11 @@ EVERY_ACTION = [
 
 @pytest.mark.parametrize(("hunt", "label"), EVERY_ACTION)
 async def test_every_action_from_the_modal_to_its_outcome_on_the_lab(
-    hunt: str, label: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hunt: str,
+    label: str,
+    console_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     two = label in TWO_PERSON or label.startswith("Stop and quarantine")
     lines = [
@@ -147,7 +133,7 @@ async def test_every_action_from_the_modal_to_its_outcome_on_the_lab(
     script = tmp_path / "action.txt"
     script.write_text("\n".join(lines) + "\n")
     transcript = tmp_path / "transcript.jsonl"
-    code = await run_console(settings, script=script, transcript=transcript)
+    code = await run_console(console_settings, script=script, transcript=transcript)
     shown = capsys.readouterr().out
     assert code == 0, shown
     cards = [

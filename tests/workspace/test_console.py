@@ -4,31 +4,13 @@ the Web API stand-in, in one process."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
-from bot.defender.lab import create_lab
 from bot.workspace.console import run_console
 from bot.workspace.limits import message_block_problems
-
-
-@pytest.fixture(scope="module")
-def lab_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_lab(tmp_path_factory.mktemp("lab") / "lab.duckdb").path
-
-
-@pytest.fixture
-def settings(lab_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    # The console starts its own embedded Redis when REDIS_URL is unset: that is what runs here.
-    for name in ("REDIS_URL", "HUNTS_DIR", "HUNT_BACKEND", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    lab = tmp_path / "data" / "lab.duckdb"
-    lab.parent.mkdir()
-    shutil.copyfile(lab_template, lab)
-    return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]
 
 
 def script(tmp_path: Path, *lines: str) -> Path:
@@ -38,11 +20,11 @@ def script(tmp_path: Path, *lines: str) -> Path:
 
 
 async def test_a_hunt_session_pages_exports_and_reruns(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     transcript = tmp_path / "transcript.jsonl"
     code = await run_console(
-        settings,
+        console_settings,
         script=script(
             tmp_path,
             "# journey 1 in the console",
@@ -82,10 +64,10 @@ async def test_a_hunt_session_pages_exports_and_reruns(
 
 
 async def test_a_script_line_that_fails_stops_the_console_with_a_reason(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await run_console(
-        settings,
+        console_settings,
         script=script(tmp_path, "/hunt zap-misses", "click Approve", "/hunt help"),
         transcript=None,
     )
@@ -95,5 +77,5 @@ async def test_a_script_line_that_fails_stops_the_console_with_a_reason(
     assert "alice ▸ /hunt help" not in shown
 
 
-async def test_a_missing_script_is_reported(settings: Settings, tmp_path: Path) -> None:
-    assert await run_console(settings, script=tmp_path / "nope.txt", transcript=None) == 2
+async def test_a_missing_script_is_reported(console_settings: Settings, tmp_path: Path) -> None:
+    assert await run_console(console_settings, script=tmp_path / "nope.txt", transcript=None) == 2
