@@ -62,14 +62,16 @@ def register(app: AsyncApp, services: Services) -> None:
         message = render_incidents(incidents, links, pending)
         await tell_user(services, channel, command["user_id"], message, command.get("response_url"))
 
-    async def show_audit(command: dict[str, Any]) -> None:
-        """After the ack: who may read it needs group membership, which may need Slack."""
+    async def answer_after_ack(command: dict[str, Any]) -> None:
+        """`incidents` and `audit` need Slack (permalinks, group membership): answered here."""
         words = (command.get("text") or "").split()
-        if words and words[0].lower() == "incidents":
+        verb = words[0].lower() if words else ""
+        if verb == "incidents":
             await show_incidents(command)
-            return
-        if not words or words[0].lower() != "audit":
-            return
+        elif verb == "audit":
+            await show_audit(command, words)
+
+    async def show_audit(command: dict[str, Any], words: list[str]) -> None:
         user_id, channel_id = command["user_id"], command["channel_id"]
         decision = await services.policy.may_see_audit(user_id)
         if not decision.allowed:
@@ -80,7 +82,7 @@ def register(app: AsyncApp, services: Services) -> None:
             message = render_audit(entries)
         await tell_user(services, channel_id, user_id, message, command.get("response_url"))
 
-    app.command("/hunt")(ack=hunt_command, lazy=[show_audit])
+    app.command("/hunt")(ack=hunt_command, lazy=[answer_after_ack])
 
 
 async def answer_hunt(services: Services, command: dict[str, Any]) -> Message:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from bot.config import Settings
 
@@ -42,3 +43,12 @@ def console_settings(lab_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     lab.parent.mkdir()
     shutil.copyfile(lab_file, lab)
     return Settings(_env_file=None, lab_db=lab)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the session's Redis answering str, on a flushed database."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()

@@ -6,8 +6,7 @@ the bot builds it. Spec builders make emails, devices and files with readable ke
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from datetime import UTC, datetime
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -24,25 +23,9 @@ from bot.actions.model import (
 from bot.config import Settings
 from bot.policy import ApprovalPolicy
 from bot.state.approvals import ApprovalStore
+from tests.clock import START, Clock  # noqa: F401  (tests import them from here)
 
-START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC).timestamp()
 APPROVERS = ("U0BOB", "U0CAROL")
-
-
-class Clock:
-    """Epoch seconds that move only when told to."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def datetime(self, offset: float = 0) -> datetime:
-        return datetime.fromtimestamp(self.now + offset, tz=UTC)
 
 
 class Groups:
@@ -55,14 +38,6 @@ class Groups:
     async def __call__(self, group: str) -> Collection[str]:
         self.asked += 1
         return set(self.groups.get(group, set()))
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
