@@ -89,6 +89,13 @@ class TokenProvider:
         """A bearer token for `scope` (e.g. `https://graph.microsoft.com/.default`)."""
         return await asyncio.to_thread(self._acquire, scope)
 
+    def close(self) -> None:
+        """Close the HTTP session MSAL opened for itself (one given to us stays the giver's)."""
+        with self._app_lock:
+            if self._app is not None and self._http_client is None:
+                self._app.http_client.close()
+            self._app = None
+
     # -- runs in a worker thread -------------------------------------------------------------
 
     def _acquire(self, scope: str) -> str:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.config import Settings
 from bot.defender.results import HuntingBackend
 
+if TYPE_CHECKING:
+    from bot.defender.auth import TokenProvider
+    from bot.defender.http import Verify
+
 BackendName = Literal["graph", "lab"]
 
 
-def open_backend(settings: Settings, name: BackendName | None = None) -> HuntingBackend:
+def open_backend(
+    settings: Settings,
+    name: BackendName | None = None,
+    *,
+    tokens: TokenProvider | None = None,
+    verify: Verify = True,
+) -> HuntingBackend:
     """The backend `name` (default: HUNT_BACKEND), ready to run queries.
 
     Graph needs the app registration's settings and says which are missing; the lab creates its
-    database on first use.
+    database on first use. `tokens` is the process's one TokenProvider (bot/defender/clients.py);
+    without it, one is built for this backend.
     """
     chosen = name or settings.hunt_backend
     if chosen == "graph":
@@ -22,7 +33,7 @@ def open_backend(settings: Settings, name: BackendName | None = None) -> Hunting
         from bot.defender.hunting import GraphHunting
 
         settings.require_graph()
-        return GraphHunting(settings, TokenProvider(settings))
+        return GraphHunting(settings, tokens or TokenProvider(settings), verify=verify)
     from bot.defender.lab import LabTenant
 
     return LabTenant.open(settings.lab_db)

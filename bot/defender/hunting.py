@@ -6,6 +6,7 @@ beyond that the person is told when to try again. 5xx, timeouts and dropped conn
 retried with exponential backoff. Every other failure is an error the person can act on.
 The retry loop is written here rather than taken from a library: it has two budgets (transient
 failures and quota wait) that treat 429 and 5xx differently, which is simpler to read as a loop.
+TLS, tokens, Microsoft's error body and `Retry-After` come from the shared client (http.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +22,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from bot.config import Settings
 from bot.defender.auth import TokenProvider
+from bot.defender.http import MicrosoftApi, Verify, api_error, http_client, retry_after_seconds
 from bot.defender.results import Column, HuntResult
-from bot.defender.retry_after import retry_after_seconds
 from bot.errors import (
     DefenderUnavailable,
     HuntingError,
@@ -37,6 +35,7 @@ from bot.errors import (
 log = logging.getLogger(__name__)
 
 HUNTING_PERMISSION = "ThreatHunting.Read.All"
+HUNTING_PATH = "/v1.0/security/runHuntingQuery"
 
 
 class _GraphColumn(BaseModel):
@@ -62,11 +61,6 @@ class _HuntingQueryResults(BaseModel):
         return _lower_keys(value)
 
 
-class _GraphError(BaseModel):
-    code: str = ""
-    message: str = ""
-
-
 def _lower_keys(value: Any) -> Any:
     return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else value
 
@@ -81,26 +75,25 @@ class GraphHunting:
         settings: Settings,
         tokens: TokenProvider,
         *,
-        verify: bool | str | ssl.SSLContext = True,
+        verify: Verify = True,
         max_quota_wait: float = 60.0,
         retries: int = 3,
         backoff: float = 1.0,
         timeout: float = 200.0,
     ) -> None:
-        self._url = f"{settings.graph_base}/v1.0/security/runHuntingQuery"
-        self._scope = settings.hosts.graph_scope
-        self._tokens = tokens
         self._max_quota_wait = max_quota_wait
         self._retries = retries
         self._backoff = backoff
         self._timeout = timeout
-        if isinstance(verify, str):  # a CA file or directory; httpx 0.28 wants a context
-            if Path(verify).is_dir():
-                verify = ssl.create_default_context(capath=verify)
-            else:
-                verify = ssl.create_default_context(cafile=verify)
         # Graph stops a query after 3 minutes; the default read timeout leaves it room to say so.
-        self._client = httpx.AsyncClient(verify=verify, timeout=timeout)
+        self._client = http_client(verify, timeout)
+        self._graph = MicrosoftApi(
+            self._client,
+            tokens,
+            service="Microsoft Graph",
+            base=settings.graph_base,
+            scope=settings.hosts.graph_scope,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -139,7 +132,7 @@ class GraphHunting:
                     continue
                 if status < 500:
                     raise _client_error(response)
-                failure = f"Graph answered {status} {_graph_error(response).code}".rstrip()
+                failure = f"Graph answered {status} {api_error(response).code}".rstrip()
             failures += 1
             if failures > self._retries:
                 raise DefenderUnavailable(
@@ -152,26 +145,13 @@ class GraphHunting:
             await asyncio.sleep(delay)
 
     async def _post(self, kql: str) -> httpx.Response:
-        token = await self._tokens.access_token(self._scope)
-        started = time.monotonic()
-        response = await self._client.post(
-            self._url,
+        log.debug("hunting with %d characters of KQL", len(kql))
+        return await self._graph.send(
+            "POST",
+            HUNTING_PATH,
             content=_json_body(kql),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json; charset=utf-8",
-                "Accept": "application/json",
-            },
+            headers={"Content-Type": "application/json; charset=utf-8"},
         )
-        log.info(
-            "POST %s (%d chars of KQL) -> %d in %.2fs, request-id %s",
-            self._url,
-            len(kql),
-            response.status_code,
-            time.monotonic() - started,
-            response.headers.get("request-id", "-"),
-        )
-        return response
 
 
 def _json_body(kql: str) -> bytes:
@@ -212,19 +192,8 @@ def parse_graph_datetime(value: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _graph_error(response: httpx.Response) -> _GraphError:
-    """Graph's `{"error": {"code", "message", "innerError"}}`, or what the body had."""
-    try:
-        error = response.json().get("error")
-        if isinstance(error, dict):
-            return _GraphError.model_validate(error)
-    except (ValueError, AttributeError, ValidationError):
-        pass
-    return _GraphError(message=response.text.strip()[:500])
-
-
 def _client_error(response: httpx.Response) -> HuntingError:
-    error = _graph_error(response)
+    error = api_error(response)
     status = response.status_code
     if status == 400:
         # Microsoft's message names the operator, table or column at fault; keep it verbatim.
@@ -252,7 +221,7 @@ def _client_error(response: httpx.Response) -> HuntingError:
 
 
 def _quota_exhausted(response: httpx.Response, retry_after: float, *, told: bool) -> QuotaExhausted:
-    text = _graph_error(response).message
+    text = api_error(response).message
     lowered = text.lower()
     if "processing resources" in lowered or "cpu" in lowered:
         which = "its CPU allocation for advanced hunting (renewed every 15 minutes)"

@@ -3,11 +3,8 @@ between it and the lab tenant."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-import httpx
 
 from bot.actions.model import ApprovalSpec, Target, TargetOutcome
 from bot.config import Settings
@@ -15,8 +12,9 @@ from bot.defender.actions.emails import DEFAULT_BATCH_SIZE, GraphEmailRemediatio
 from bot.defender.actions.machines import MachineActions
 from bot.defender.actions.operations import ordered, split_runnable
 from bot.defender.actions.protocol import RemediationBackend
-from bot.defender.actions.transport import ApiClient, RetryPolicy, tls_verify
+from bot.defender.actions.transport import ApiClient, RetryPolicy
 from bot.defender.auth import TokenProvider
+from bot.defender.http import MicrosoftApi, Verify, http_client
 
 if TYPE_CHECKING:
     from bot.defender.lab import LabTenant
@@ -36,31 +34,29 @@ class DefenderRemediation:
         settings: Settings,
         tokens: TokenProvider,
         *,
-        verify: bool | str | ssl.SSLContext = True,
+        verify: Verify = True,
         email_batch_size: int = DEFAULT_BATCH_SIZE,
         retry: RetryPolicy | None = None,
         timeout: float = ACTION_TIMEOUT_SECONDS,
     ) -> None:
         retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(verify=tls_verify(verify), timeout=timeout)
-        graph = ApiClient(
+        self._http = http_client(verify, timeout)
+        graph = MicrosoftApi(
             self._http,
             tokens,
             service="Microsoft Graph",
             base=settings.graph_base,
             scope=settings.hosts.graph_scope,
-            retry=retry,
         )
-        mde = ApiClient(
+        mde = MicrosoftApi(
             self._http,
             tokens,
             service="Defender for Endpoint",
             base=settings.mde_base,
             scope=settings.hosts.mde_scope,
-            retry=retry,
         )
-        self.emails = GraphEmailRemediation(graph, batch_size=email_batch_size)
-        self.machines = MachineActions(mde)
+        self.emails = GraphEmailRemediation(ApiClient(graph, retry), batch_size=email_batch_size)
+        self.machines = MachineActions(ApiClient(mde, retry))
 
     async def submit(
         self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
@@ -83,10 +79,13 @@ def open_remediation(
     settings: Settings,
     *,
     tokens: TokenProvider | None = None,
-    verify: bool | str | ssl.SSLContext = True,
+    verify: Verify = True,
     lab: LabTenant | None = None,
 ) -> RemediationBackend:
     """The executor HUNT_BACKEND names: Defender, or the lab tenant.
+
+    `tokens` is the process's one TokenProvider (see bot/defender/clients.py), so remediation
+    reuses the tokens hunting already holds; without it, one is built for this executor.
 
     The lab runs on `lab`'s connection when given (DuckDB lets one process open a lab file, so
     the hunting backend's tenant is shared); otherwise it opens the lab and closes it with itself.

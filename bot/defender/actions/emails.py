@@ -31,7 +31,8 @@ from bot.defender.actions.operations import (
     remediation_display_name,
     senders_copy_applies,
 )
-from bot.defender.actions.transport import ApiClient, CallFailed, api_error
+from bot.defender.actions.transport import ApiClient, CallFailed
+from bot.defender.http import api_error
 
 log = logging.getLogger(__name__)
 

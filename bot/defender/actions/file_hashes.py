@@ -13,7 +13,8 @@ from urllib.parse import quote
 from bot.actions.model import FileTarget
 from bot.defender.actions.mde_objects import FileInfo
 from bot.defender.actions.operations import SHA256_LOOKUP_CAPABILITY, capability
-from bot.defender.actions.transport import ApiClient, CallFailed, api_error
+from bot.defender.actions.transport import ApiClient, CallFailed
+from bot.defender.http import api_error
 
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 

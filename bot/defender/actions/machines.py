@@ -38,7 +38,8 @@ from bot.defender.actions.operations import (
     file_hash_label,
     machine_body,
 )
-from bot.defender.actions.transport import ApiClient, CallFailed, api_error
+from bot.defender.actions.transport import ApiClient, CallFailed
+from bot.defender.http import api_error
 
 log = logging.getLogger(__name__)
 

@@ -1,29 +1,23 @@
-"""Calling one Microsoft API (Graph or Defender for Endpoint) for the action executors.
+"""The action executors' retry policy on top of the shared Microsoft client (bot/defender/http.py).
 
-Every call gets a fresh bearer token from the shared `TokenProvider` (MSAL answers from its cache).
 429 and 5xx, timeouts and dropped connections are retried, waiting as `Retry-After` says or
 backing off exponentially, within a bounded number of attempts and a bounded total wait; past
 either bound the call fails with the reason. 401 and 403 fail at once, naming the permission the
 call needs. Any other answer goes back to the caller, who knows what a 400 or 404 means for its
-target. Tokens never reach a log line or an error: only paths, statuses and request ids are logged.
+target.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
-from bot.defender.auth import TokenProvider
+from bot.defender.http import MicrosoftApi, api_error, retry_after_seconds
 from bot.defender.permissions import Capability
-from bot.defender.retry_after import retry_after_seconds
 from bot.errors import AuthenticationError
 
 log = logging.getLogger(__name__)
@@ -44,55 +38,13 @@ class RetryPolicy:
     max_wait: float = 120.0  # seconds one call may spend waiting in all
 
 
-class ApiError(BaseModel):
-    """`{"error": {"code", "message", ...}}`: Graph adds `innerError`, MDE a `target` id."""
-
-    code: str = ""
-    message: str = ""
-
-    def describe(self, status: int) -> str:
-        text = f"{status} {self.code}".rstrip()
-        return f"{text}: {self.message}" if self.message else text
-
-
-def api_error(response: httpx.Response) -> ApiError:
-    try:
-        error = response.json().get("error")
-        if isinstance(error, dict):
-            return ApiError.model_validate(error)
-    except (ValueError, AttributeError, ValidationError):
-        pass
-    return ApiError(message=response.text.strip()[:300])
-
-
-def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
-    """httpx 0.28 wants an SSLContext rather than a CA path."""
-    if not isinstance(verify, str):
-        return verify
-    if Path(verify).is_dir():
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
-
-
 class ApiClient:
-    """One API: its base URL, its token scope, and the shared HTTP client."""
+    """One API as the executors call it: a target's failure is a reason, never an exception."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        tokens: TokenProvider,
-        *,
-        service: str,
-        base: str,
-        scope: str,
-        retry: RetryPolicy,
-    ) -> None:
-        self._http = http
-        self._tokens = tokens
-        self.service = service  # "Microsoft Graph" or "Defender for Endpoint", for messages
-        self.base = base
-        self._scope = scope
+    def __init__(self, api: MicrosoftApi, retry: RetryPolicy) -> None:
+        self._api = api
         self._retry = retry
+        self.service = api.service
 
     async def request(
         self,
@@ -108,7 +60,9 @@ class ApiClient:
         waited = 0.0
         for attempt in range(1, retry.attempts + 1):
             try:
-                response = await self._send(method, path, json=json, params=params)
+                response = await self._api.send(method, path, json=json, params=params)
+            except AuthenticationError as exc:
+                raise CallFailed(f"No token for {self.service}: {exc}") from None
             except httpx.TransportError as exc:
                 # A retried POST may repeat an action that did reach Microsoft: Defender then
                 # answers "already in progress", which the machine executor recognises as ours.
@@ -133,31 +87,6 @@ class ApiClient:
             await asyncio.sleep(delay)
             waited += delay
         raise AssertionError("unreachable")  # the loop always returns or raises
-
-    async def _send(
-        self, method: str, path: str, *, json: Any, params: dict[str, str] | None
-    ) -> httpx.Response:
-        try:
-            token = await self._tokens.access_token(self._scope)
-        except AuthenticationError as exc:
-            raise CallFailed(f"No token for {self.service}: {exc}") from None
-        started = time.monotonic()
-        response = await self._http.request(
-            method,
-            f"{self.base}{path}",
-            json=json,
-            params=params,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        log.info(
-            "%s %s -> %d in %.2fs, request-id %s",
-            method,
-            path,
-            response.status_code,
-            time.monotonic() - started,
-            response.headers.get("request-id", "-"),
-        )
-        return response
 
     def _refused(self, response: httpx.Response, needs: Capability) -> str:
         error = api_error(response).describe(response.status_code)
