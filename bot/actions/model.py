@@ -31,16 +31,6 @@ class ActionKind(StrEnum):
         return self.value.split(".", 1)[0]  # type: ignore[return-value]
 
 
-# Graph's analyzedEmails/remediate `action` values (microsoft-apis.md §2a).
-GRAPH_EMAIL_ACTIONS: dict[ActionKind, str] = {
-    ActionKind.EMAIL_MOVE_TO_JUNK: "moveToJunk",
-    ActionKind.EMAIL_MOVE_TO_INBOX: "moveToInbox",
-    ActionKind.EMAIL_MOVE_TO_DELETED: "moveToDeletedItems",
-    ActionKind.EMAIL_SOFT_DELETE: "softDelete",
-    ActionKind.EMAIL_HARD_DELETE: "hardDelete",
-}
-
-
 class EmailTarget(BaseModel):
     model_config = ConfigDict(frozen=True)
     kind: Literal["email"] = "email"
@@ -70,7 +60,7 @@ class FileTarget(BaseModel):
     kind: Literal["file"] = "file"
     device_id: str
     sha1: str | None = None
-    sha256: str | None = None  # mapped to SHA-1 before StopAndQuarantineFile (SHA-1 only)
+    sha256: str | None = None  # mapped to SHA-1 before quarantine (Defender takes SHA-1 only)
     hash_column: str  # which result column the hash came from
     device_name: str | None = None
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.model import GRAPH_EMAIL_ACTIONS, ActionKind, OutcomeStatus
+from bot.actions.model import ActionKind, OutcomeStatus
 from bot.defender.actions import bulk_id_from
+from bot.defender.actions.operations import GRAPH_EMAIL_ACTIONS
 from tests.standins.microsoft import GRAPH_RESOURCE, HUNTING_ROLE
 
 from .specs import APPROVAL_ID, email, spec_for

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.actions.model import (
-    GRAPH_EMAIL_ACTIONS,
     ApprovalSpec,
     EmailTarget,
     OutcomeStatus,
@@ -26,6 +25,7 @@ from bot.actions.model import (
 )
 from bot.defender.actions.operations import (
     EMAIL_CAPABILITY,
+    GRAPH_EMAIL_ACTIONS,
     capability,
     failed,
     remediation_display_name,

@@ -63,6 +63,15 @@ MACHINE_OPERATIONS: dict[ActionKind, MachineOperation] = {
     ),
 }
 
+# Graph's analyzedEmails/remediate `action` values (microsoft-apis.md §2a).
+GRAPH_EMAIL_ACTIONS: dict[ActionKind, str] = {
+    ActionKind.EMAIL_MOVE_TO_JUNK: "moveToJunk",
+    ActionKind.EMAIL_MOVE_TO_INBOX: "moveToInbox",
+    ActionKind.EMAIL_MOVE_TO_DELETED: "moveToDeletedItems",
+    ActionKind.EMAIL_SOFT_DELETE: "softDelete",
+    ActionKind.EMAIL_HARD_DELETE: "hardDelete",
+}
+
 EMAIL_CAPABILITY = "email.remediate"
 STATUS_CAPABILITY = "action.status"
 SHA256_LOOKUP_CAPABILITY = "file.sha256_to_sha1"
