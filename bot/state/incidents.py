@@ -16,230 +16,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
-from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict
 
-from bot.errors import HuntBotError
+from bot.state import incident_scripts as lua
 from bot.state import keys
-from bot.state.audit import AUDIT_LUA, AuditEvent, AuditLog, from_ms
-
-__all__ = [
-    "HuntRun",
-    "Incident",
-    "IncidentError",
-    "IncidentNotFound",
-    "IncidentRefused",
-    "IncidentState",
-    "IncidentStore",
-    "Note",
-    "OwnerChange",
-    "OwnerChangeKind",
-    "Refusal",
-]
-
-
-class IncidentState(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class OwnerChangeKind(StrEnum):
-    OPENED = "opened"  # the first owner: whoever ran the first hunt
-    HANDOFF = "handoff"
-    TAKEN = "taken"
-
-
-class Refusal(StrEnum):
-    CLOSED = "closed"
-    TO_SELF = "to_self"
-    ALREADY_OWNER = "already_owner"
-    ALREADY_CLOSED = "already_closed"
-    ALREADY_OPEN = "already_open"
-
-
-class IncidentError(HuntBotError):
-    pass
-
-
-class IncidentNotFound(IncidentError):
-    def __init__(self) -> None:
-        super().__init__(
-            "This thread is not an incident.", hint="Run a hunt in the channel to start one."
-        )
-
-
-class IncidentRefused(IncidentError):
-    """A change that makes no sense; `code` says which, the message says so to the person."""
-
-    def __init__(self, code: Refusal, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
-
-
-class OwnerChange(BaseModel):
-    """`from_user` gave up ownership and `to_user` took it, at `at`, because `by` said so."""
-
-    model_config = ConfigDict(frozen=True)
-    kind: OwnerChangeKind
-    from_user: str | None = None
-    to_user: str
-    by: str
-    at: datetime
-    note: str = ""
-
-
-class HuntRun(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    hunt: str
-    result_id: str
-    user: str
-    at: datetime
-    rows: int
-
-
-class Note(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    user: str
-    at: datetime
-    text: str
-
-
-class Incident(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    team: str
-    channel: str
-    thread_ts: str
-    title: str
-    owner: str
-    state: IncidentState
-    opened_by: str
-    opened_at: datetime
-    updated_at: datetime
-    closed_by: str | None = None
-    closed_at: datetime | None = None
-    close_reason: str | None = None
-    reopened_by: str | None = None
-    reopened_at: datetime | None = None
-    owner_history: tuple[OwnerChange, ...] = ()
-    hunts: tuple[HuntRun, ...] = ()
-    notes: tuple[Note, ...] = ()
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is IncidentState.OPEN
-
-
-# -- the scripts ------------------------------------------------------------------------------
-# `base` is a JSON object of audit fields known to the caller (at, team, channel, thread_ts,
-# user_id); the script adds what happened. Times are epoch ms, kept as strings in the records.
-
-_PRELUDE = AUDIT_LUA
-
-# KEYS: incident, owners, open index, audit. ARGV: title, owner, now, thread ts, audit base.
-# Invariant: an incident is created once, by whoever comes first; later callers change nothing.
-_OPEN = (
-    _PRELUDE
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local title, owner, now = ARGV[1], ARGV[2], ARGV[3]
-redis.call('HSET', KEYS[1], 'title', title, 'owner', owner, 'state', 'open', 'opened_by', owner,
-           'opened_at', now, 'updated_at', now)
-redis.call('RPUSH', KEYS[2], cjson.encode({kind = 'opened', to_user = owner, by = owner, at = now}))
-redis.call('ZADD', KEYS[3], now, ARGV[4])
-audit(KEYS[4], ARGV[5], {event = 'incident_opened', title = title, to_user = owner})
-return 1
-"""
+from bot.state.audit import AuditEvent, AuditLog
+from bot.state.incident_records import (
+    Incident,
+    IncidentNotFound,
+    IncidentRefused,
+    IncidentState,
+    OwnerChangeKind,
+    Refusal,
+    incident_from,
 )
 
-# KEYS: incident, owners, audit. ARGV: kind, event, by, to, note, now, audit base.
-# Invariants: only an open incident changes owner; never to the current owner, nor handed off
-# by someone to themselves; each history entry's from_user is the owner the previous one left.
-_CHANGE_OWNER = (
-    _PRELUDE
-    + """
-local kind, event, by, to, note, now, base = unpack(ARGV)
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'not_found', ''} end
-local owner = redis.call('HGET', KEYS[1], 'owner')
-local function refuse(code, reason)
-  audit(KEYS[3], base, {event = 'refused', reason = reason, from_user = owner, to_user = to,
-                        note = note})
-  return {code, owner}
-end
-if state ~= 'open' then return refuse('closed', kind .. ': the incident is closed') end
-if kind == 'handoff' and to == by then return refuse('to_self', 'handoff: to oneself') end
-if to == owner then return refuse('already_owner', kind .. ': already the owner') end
-redis.call('HSET', KEYS[1], 'owner', to, 'updated_at', now)
-redis.call('RPUSH', KEYS[2], cjson.encode({kind = kind, from_user = owner, to_user = to, by = by,
-                                           at = now, note = note}))
-audit(KEYS[3], base, {event = event, from_user = owner, to_user = to, note = note})
-return {'changed', owner}
-"""
-)
-
-# KEYS: incident, open index, audit. ARGV: 'closed'|'open', event, by, reason, now, thread ts,
-# audit base. Invariant: closes only an open incident and reopens only a closed one; the
-# channel's open index always agrees with the state.
-_SET_STATE = (
-    _PRELUDE
-    + """
-local to, event, by, reason, now, thread_ts, base = unpack(ARGV)
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'not_found' end
-if state == to then
-  audit(KEYS[3], base, {event = 'refused', reason = event .. ': the incident is already ' .. to})
-  return 'already_' .. to
-end
-redis.call('HSET', KEYS[1], 'state', to, 'updated_at', now)
-if to == 'closed' then
-  redis.call('HSET', KEYS[1], 'closed_by', by, 'closed_at', now, 'close_reason', reason)
-  redis.call('ZREM', KEYS[2], thread_ts)
-else
-  redis.call('HSET', KEYS[1], 'reopened_by', by, 'reopened_at', now)
-  redis.call('HDEL', KEYS[1], 'closed_by', 'closed_at', 'close_reason')
-  redis.call('ZADD', KEYS[2], redis.call('HGET', KEYS[1], 'opened_at'), thread_ts)
-end
-audit(KEYS[3], base, {event = event, state = to, previous_state = state, reason = reason})
-return 'changed'
-"""
-)
-
-# KEYS: incident, list, audit. ARGV: record JSON, now, audit base (with its event).
-# Invariant: hunts and notes are recorded only on an incident that exists (open or closed).
-_APPEND = (
-    _PRELUDE
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[2])
-audit(KEYS[3], ARGV[3], {})
-return 1
-"""
-)
-
-
-def _with_time(record: dict[str, Any], *names: str) -> dict[str, Any]:
-    """Epoch-ms strings (as the scripts store them) to datetimes."""
-    return {k: from_ms(int(v)) if k in names and v else v for k, v in record.items()}
-
-
-def _incident_from(
-    fields: dict[str, str], owners: list[str], hunts: list[str], notes: list[str], **ids: str
-) -> Incident:
-    times = ("opened_at", "updated_at", "closed_at", "reopened_at")
-    return Incident.model_validate(
-        {
-            **ids,
-            **_with_time(dict(fields), *times),
-            "owner_history": [_with_time(json.loads(o), "at") for o in owners],
-            "hunts": [_with_time(json.loads(h), "at") for h in hunts],
-            "notes": [_with_time(json.loads(n), "at") for n in notes],
-        }
-    )
+# `Incident` is here only for bot/slack/incident.py, until it imports bot.state.incident_records.
+__all__ = ["Incident", "IncidentStore"]
 
 
 class IncidentStore:
@@ -250,10 +45,10 @@ class IncidentStore:
         self._redis = redis
         self.audit = audit
         self._clock = clock
-        self._open = redis.register_script(_OPEN)
-        self._change_owner = redis.register_script(_CHANGE_OWNER)
-        self._set_state = redis.register_script(_SET_STATE)
-        self._append = redis.register_script(_APPEND)
+        self._open = redis.register_script(lua.OPEN)
+        self._change_owner = redis.register_script(lua.CHANGE_OWNER)
+        self._set_state = redis.register_script(lua.SET_STATE)
+        self._append = redis.register_script(lua.APPEND)
 
     def _now(self) -> str:
         return str(int(self._clock() * 1000))
@@ -276,7 +71,7 @@ class IncidentStore:
             fields, owners, hunts, notes = await pipe.execute()
         if not fields:
             return None
-        return _incident_from(
+        return incident_from(
             fields, owners, hunts, notes, team=team, channel=channel, thread_ts=thread_ts
         )
 

@@ -11,14 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.state.audit import AuditEvent, AuditLog
-from bot.state.incidents import (
+from bot.state.incident_records import (
     IncidentNotFound,
     IncidentRefused,
     IncidentState,
-    IncidentStore,
     OwnerChangeKind,
     Refusal,
 )
+from bot.state.incidents import IncidentStore
 
 from .conftest import CHANNEL, TEAM, THREAD, THREAD_IDS, Clock, alices_incident
 from .workers import ROUNDS, hand_off_and_take

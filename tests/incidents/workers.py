@@ -9,7 +9,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.state.audit import AuditLog
-from bot.state.incidents import IncidentRefused, IncidentStore
+from bot.state.incident_records import IncidentRefused
+from bot.state.incidents import IncidentStore
 
 from .conftest import THREAD_IDS
 
