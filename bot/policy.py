@@ -28,38 +28,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.actions.model import ActionKind, ApprovalSpec, DeviceTarget, EmailTarget, Target
+from bot.actions.registry import ACTIONS
 from bot.config import Settings
 from bot.errors import HuntBotError, SettingsError
 
 # Slack user group id -> its members' user ids. The caller's lookup (with its short cache).
 MembersOf = Callable[[str], Awaitable[Collection[str]]]
-
-# The actions that are hard or disruptive to undo need two people unless a rule says otherwise.
-TWO_PERSON_ACTIONS = frozenset(
-    {
-        ActionKind.EMAIL_HARD_DELETE,
-        ActionKind.DEVICE_ISOLATE,
-        ActionKind.DEVICE_RESTRICT_APPS,
-        ActionKind.FILE_STOP_AND_QUARANTINE,
-    }
-)
-
-# How a refusal names an action to a person.
-ACTION_WORDS: dict[ActionKind, str] = {
-    ActionKind.EMAIL_MOVE_TO_JUNK: "moving emails to Junk",
-    ActionKind.EMAIL_MOVE_TO_INBOX: "moving emails to the Inbox",
-    ActionKind.EMAIL_MOVE_TO_DELETED: "moving emails to Deleted items",
-    ActionKind.EMAIL_SOFT_DELETE: "soft-deleting emails",
-    ActionKind.EMAIL_HARD_DELETE: "hard-deleting emails",
-    ActionKind.DEVICE_ISOLATE: "isolating devices",
-    ActionKind.DEVICE_RELEASE: "releasing devices from isolation",
-    ActionKind.DEVICE_COLLECT_PACKAGE: "collecting investigation packages",
-    ActionKind.DEVICE_AV_SCAN: "antivirus scans",
-    ActionKind.DEVICE_INVESTIGATE: "automated investigations",
-    ActionKind.DEVICE_RESTRICT_APPS: "restricting app execution",
-    ActionKind.DEVICE_UNRESTRICT_APPS: "removing app execution restrictions",
-    ActionKind.FILE_STOP_AND_QUARANTINE: "stopping and quarantining files",
-}
 
 
 class RequestRefused(HuntBotError):
@@ -250,7 +224,7 @@ class ApprovalPolicy:
         if len(kept) > rule.max_targets:
             raise RequestRefused(
                 f"This would act on {len(kept)} targets; one approval may cover at most "
-                f"{rule.max_targets} for {ACTION_WORDS[spec.action]}.",
+                f"{rule.max_targets} for {ACTIONS[spec.action].doing}.",
                 hint="Choose fewer rows, or split the work into several requests.",
             )
         return Screened(spec.model_copy(update={"targets": tuple(kept)}), tuple(excluded), rule)
@@ -268,7 +242,7 @@ class ApprovalPolicy:
         if rule.approvers.empty:
             return Decision(
                 False,
-                f"Nobody is set up to approve {ACTION_WORDS[action]}. An administrator can name "
+                f"Nobody is set up to approve {ACTIONS[action].doing}. An administrator can name "
                 "approvers with APPROVAL_APPROVER_USERS, APPROVAL_APPROVER_USERGROUPS or the "
                 "approval policy file.",
             )
@@ -289,7 +263,7 @@ class ApprovalPolicy:
                 return Decision(True)
         return Decision(
             False,
-            f"You are not an approver for {ACTION_WORDS[action]}. Ask one of the approvers.",
+            f"You are not an approver for {ACTIONS[action].doing}. Ask one of the approvers.",
             rule.approvers,
         )
 
@@ -339,8 +313,7 @@ def _resolve(action: ActionKind, file: PolicyFile, base: RuleFile) -> ActionRule
     specific = [layer for layer in layers[:2] if layer is not None]
     quorum = next((r.quorum for r in specific if r.quorum is not None), None)
     if quorum is None:
-        builtin = 2 if action in TWO_PERSON_ACTIONS else 1
-        quorum = max(builtin, file.default.quorum or 1)
+        quorum = max(ACTIONS[action].quorum, file.default.quorum or 1)
     if not approvers.usergroups and 0 < len(approvers.users) < quorum:
         people = "1 person" if len(approvers.users) == 1 else f"{len(approvers.users)} people"
         raise SettingsError(

@@ -19,24 +19,8 @@ from bot.actions.model import (
     FileTarget,
     Target,
 )
+from bot.actions.registry import ACTIONS, REGISTRY, ActionInfo
 from bot.errors import BadArgument
-
-# The capability (bot/defender/permissions.py) each action needs.
-CAPABILITY: dict[ActionKind, str] = {
-    ActionKind.EMAIL_MOVE_TO_JUNK: "email.remediate",
-    ActionKind.EMAIL_MOVE_TO_INBOX: "email.remediate",
-    ActionKind.EMAIL_MOVE_TO_DELETED: "email.remediate",
-    ActionKind.EMAIL_SOFT_DELETE: "email.remediate",
-    ActionKind.EMAIL_HARD_DELETE: "email.remediate",
-    ActionKind.DEVICE_ISOLATE: "device.isolate",
-    ActionKind.DEVICE_RELEASE: "device.isolate",
-    ActionKind.DEVICE_COLLECT_PACKAGE: "device.collect_package",
-    ActionKind.DEVICE_AV_SCAN: "device.scan",
-    ActionKind.DEVICE_INVESTIGATE: "device.investigate",
-    ActionKind.DEVICE_RESTRICT_APPS: "device.restrict_apps",
-    ActionKind.DEVICE_UNRESTRICT_APPS: "device.restrict_apps",
-    ActionKind.FILE_STOP_AND_QUARANTINE: "file.stop_and_quarantine",
-}
 
 # Only these tables carry a sender's copy to act on (microsoft-apis.md §6).
 SENDER_COPY_TABLES = ("EmailEvents", "EmailPostDeliveryEvents")
@@ -63,93 +47,56 @@ def offered_actions(
     """The menu for a result. `capabilities` None means unknown (offer all; execution will say)."""
     choices: list[ActionChoice] = []
     if entity_columns.get("email"):
-        choices += [
-            ActionChoice("email.move_to_junk", "Move to Junk", ActionKind.EMAIL_MOVE_TO_JUNK),
-            ActionChoice("email.move_to_inbox", "Move to Inbox", ActionKind.EMAIL_MOVE_TO_INBOX),
-            ActionChoice(
-                "email.move_to_deleted_items",
-                "Move to Deleted items",
-                ActionKind.EMAIL_MOVE_TO_DELETED,
-            ),
-            ActionChoice("email.soft_delete", "Soft delete", ActionKind.EMAIL_SOFT_DELETE),
-            ActionChoice("email.hard_delete", "Hard delete", ActionKind.EMAIL_HARD_DELETE),
-        ]
+        emails = [info for info in REGISTRY if info.entity == "email"]
+        choices += [choice for info in emails for choice in _entries(info)]
         if sender_copy_possible:
-            copy = ActionOptions(remediate_senders_copy=True)
-            choices += [
-                ActionChoice(
-                    "email.soft_delete+sender",
-                    "Soft delete, with the sender's copy",
-                    ActionKind.EMAIL_SOFT_DELETE,
-                    copy,
-                ),
-                ActionChoice(
-                    "email.hard_delete+sender",
-                    "Hard delete, with the sender's copy",
-                    ActionKind.EMAIL_HARD_DELETE,
-                    copy,
-                ),
-            ]
+            choices += [choice for info in emails for choice in _senders_copy_entries(info)]
     if entity_columns.get("device"):
-        choices += [
-            ActionChoice(
-                "device.isolate.full",
-                "Isolate device (full)",
-                ActionKind.DEVICE_ISOLATE,
-                ActionOptions(isolation_type="Full"),
-            ),
-            ActionChoice(
-                "device.isolate.selective",
-                "Isolate device (selective)",
-                ActionKind.DEVICE_ISOLATE,
-                ActionOptions(isolation_type="Selective"),
-            ),
-            ActionChoice("device.release", "Release from isolation", ActionKind.DEVICE_RELEASE),
-            ActionChoice(
-                "device.collect_package",
-                "Collect investigation package",
-                ActionKind.DEVICE_COLLECT_PACKAGE,
-            ),
-            ActionChoice(
-                "device.av_scan.quick",
-                "Antivirus scan (quick)",
-                ActionKind.DEVICE_AV_SCAN,
-                ActionOptions(scan_type="Quick"),
-            ),
-            ActionChoice(
-                "device.av_scan.full",
-                "Antivirus scan (full)",
-                ActionKind.DEVICE_AV_SCAN,
-                ActionOptions(scan_type="Full"),
-            ),
-            ActionChoice(
-                "device.investigate",
-                "Start automated investigation",
-                ActionKind.DEVICE_INVESTIGATE,
-            ),
-            ActionChoice(
-                "device.restrict_apps", "Restrict app execution", ActionKind.DEVICE_RESTRICT_APPS
-            ),
-            ActionChoice(
-                "device.unrestrict_apps",
-                "Remove app restriction",
-                ActionKind.DEVICE_UNRESTRICT_APPS,
-            ),
-        ]
+        choices += [c for info in REGISTRY if info.entity == "device" for c in _entries(info)]
     for column in entity_columns.get("file", []):
         if column == "DeviceId":
             continue
-        choices.append(
+        choices += [
             ActionChoice(
-                f"file.stop_and_quarantine:{column}",
-                f"Stop and quarantine file ({column})",
-                ActionKind.FILE_STOP_AND_QUARANTINE,
+                f"{info.kind.value}:{column}",
+                f"{info.label} ({column})",
+                info.kind,
                 hash_column=column,
             )
-        )
+            for info in REGISTRY
+            if info.entity == "file"
+        ]
     if capabilities is None:
         return choices
-    return [c for c in choices if CAPABILITY[c.action] in capabilities]
+    return [c for c in choices if ACTIONS[c.action].capability in capabilities]
+
+
+def _entries(info: ActionInfo) -> list[ActionChoice]:
+    """The action's menu entries: one per variant, or the action as it is."""
+    if not info.variants:
+        return [ActionChoice(info.kind.value, info.label, info.kind)]
+    return [
+        ActionChoice(
+            f"{info.kind.value}.{variant.suffix}",
+            f"{info.label} ({variant.suffix})",
+            info.kind,
+            variant.options,
+        )
+        for variant in info.variants
+    ]
+
+
+def _senders_copy_entries(info: ActionInfo) -> list[ActionChoice]:
+    if not info.senders_copy:
+        return []
+    return [
+        ActionChoice(
+            f"{info.kind.value}+sender",
+            f"{info.label}, with the sender's copy",
+            info.kind,
+            ActionOptions(remediate_senders_copy=True),
+        )
+    ]
 
 
 def choice_by_key(choices: list[ActionChoice], key: str) -> ActionChoice:
@@ -267,12 +214,6 @@ def blast_radius(targets: list[Target]) -> BlastRadius:
 
 def action_label(action: ActionKind, options: ActionOptions) -> str:
     """How the menu named this action with these options, e.g. "Isolate device (selective)"."""
-    everything = offered_actions(
-        {"email": ["x"], "device": ["x"]}, sender_copy_possible=True, capabilities=None
-    )
-    for choice in everything:
-        if choice.action is action and choice.options == options:
-            return choice.label
-    if action is ActionKind.FILE_STOP_AND_QUARANTINE:
-        return "Stop and quarantine file"
-    return next((c.label for c in everything if c.action is action), action.value)
+    info = ACTIONS[action]
+    entries = _entries(info) + _senders_copy_entries(info)
+    return next((c.label for c in entries if c.options == options), entries[0].label)

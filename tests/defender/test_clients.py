@@ -17,9 +17,7 @@ async def test_a_worker_asks_entra_once_per_scope_whatever_it_does(microsoft):
     settings = microsoft.settings()
     clients = MicrosoftClients(settings, http_client=microsoft.requests_session())
     hunting = open_backend(settings, tokens=clients.tokens, verify=microsoft.ssl_context())
-    remediation = open_remediation(
-        settings, tokens=clients.tokens, verify=microsoft.ssl_context()
-    )
+    remediation = open_remediation(settings, tokens=clients.tokens, verify=microsoft.ssl_context())
     mail = [email("6f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f", "alex@contoso.com")]
     machines = [device(WORKSTATION)]
     try:

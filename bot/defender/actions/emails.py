@@ -24,9 +24,8 @@ from bot.actions.model import (
     TargetOutcome,
 )
 from bot.defender.actions.operations import (
-    EMAIL_CAPABILITY,
     GRAPH_EMAIL_ACTIONS,
-    capability,
+    capability_for,
     failed,
     remediation_display_name,
     senders_copy_applies,
@@ -54,7 +53,6 @@ class GraphEmailRemediation:
             raise ValueError("batch_size must be between 1 and 50,000")
         self._graph = graph
         self._batch_size = batch_size
-        self._needs = capability(EMAIL_CAPABILITY)
 
     async def submit(
         self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
@@ -104,7 +102,7 @@ class GraphEmailRemediation:
     ) -> list[TargetOutcome]:
         try:
             response = await self._graph.request(
-                "POST", REMEDIATE_PATH, needs=self._needs, json=body
+                "POST", REMEDIATE_PATH, needs=capability_for(spec.action), json=body
             )
         except CallFailed as exc:
             return [failed(t, exc.reason) for t in batch]

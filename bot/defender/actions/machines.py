@@ -20,6 +20,7 @@ import httpx
 from pydantic import ValidationError
 
 from bot.actions.model import (
+    ActionKind,
     ApprovalSpec,
     FileTarget,
     OutcomeStatus,
@@ -34,6 +35,7 @@ from bot.defender.actions.operations import (
     STATUS_CAPABILITY,
     MachineOperation,
     capability,
+    capability_for,
     failed,
     file_hash_label,
     machine_body,
@@ -66,7 +68,8 @@ class MachineActions:
             return outcome
         quoted = quote(outcome.machine_action_id, safe="")
         if outcome.action_type == INVESTIGATION:
-            path, needs = f"/api/investigations/{quoted}", capability("device.investigate")
+            path = f"/api/investigations/{quoted}"
+            needs = capability_for(ActionKind.DEVICE_INVESTIGATE)
         else:
             path, needs = f"/api/machineactions/{quoted}", capability(STATUS_CAPABILITY)
         try:
@@ -102,7 +105,7 @@ class MachineActions:
             response = await self._mde.request(
                 "POST",
                 path,
-                needs=capability(operation.capability),
+                needs=capability_for(operation.kind),
                 json=machine_body(spec, approval_id, sha1=sha1),
             )
         except CallFailed as exc:

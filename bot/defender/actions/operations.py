@@ -1,8 +1,9 @@
 """What each remediation action is at Microsoft, and the text an action carries there.
 
 Emails go to Graph's `analyzedEmails/remediate` (`GRAPH_EMAIL_ACTIONS`); devices and files to a
-Defender for Endpoint machine endpoint (`MACHINE_OPERATIONS`). Both the real executors and the
-lab use these tables, so the lab records the same MachineAction types Defender would.
+Defender for Endpoint machine endpoint (`MACHINE_OPERATIONS`); both are views of `EXECUTORS`.
+Both the real executors and the lab use these tables, so the lab does what Graph is asked and
+records the same MachineAction types Defender would.
 Source: ../shared/reference/microsoft-apis.md §2a, §3, §6.
 """
 
@@ -20,6 +21,7 @@ from bot.actions.model import (
     Target,
     TargetOutcome,
 )
+from bot.actions.registry import ACTIONS
 from bot.defender.permissions import CAPABILITIES, Capability
 
 # Only mail sent from inside the organisation has a sender's copy Defender can act on.
@@ -35,50 +37,61 @@ COMMENT_LIMIT = 1000
 
 @dataclass(frozen=True)
 class MachineOperation:
-    path: str  # after /api/machines/{id}/
+    """A Defender for Endpoint machine action: `POST /api/machines/{id}/{path}`."""
+
+    kind: ActionKind
+    path: str
     action_type: str  # MachineAction.type Defender reports, or INVESTIGATION
-    capability: str  # key of bot.defender.permissions.CAPABILITIES
 
 
+@dataclass(frozen=True)
+class GraphEmailAction:
+    """An email remediation: Graph's analyzedEmails/remediate `action` value (§2a)."""
+
+    kind: ActionKind
+    action: str
+
+
+_K = ActionKind
+# How each action runs at Microsoft, one row per ActionKind (its other facts are in
+# bot/actions/registry.py).
+EXECUTORS: tuple[MachineOperation | GraphEmailAction, ...] = (
+    GraphEmailAction(_K.EMAIL_MOVE_TO_JUNK, "moveToJunk"),
+    GraphEmailAction(_K.EMAIL_MOVE_TO_INBOX, "moveToInbox"),
+    GraphEmailAction(_K.EMAIL_MOVE_TO_DELETED, "moveToDeletedItems"),
+    GraphEmailAction(_K.EMAIL_SOFT_DELETE, "softDelete"),
+    GraphEmailAction(_K.EMAIL_HARD_DELETE, "hardDelete"),
+    MachineOperation(_K.DEVICE_ISOLATE, "isolate", "Isolate"),
+    MachineOperation(_K.DEVICE_RELEASE, "unisolate", "Unisolate"),
+    MachineOperation(_K.DEVICE_AV_SCAN, "runAntiVirusScan", "RunAntiVirusScan"),
+    MachineOperation(
+        _K.DEVICE_COLLECT_PACKAGE, "collectInvestigationPackage", "CollectInvestigationPackage"
+    ),
+    MachineOperation(_K.DEVICE_RESTRICT_APPS, "restrictCodeExecution", "RestrictCodeExecution"),
+    MachineOperation(
+        _K.DEVICE_UNRESTRICT_APPS, "unrestrictCodeExecution", "UnrestrictCodeExecution"
+    ),
+    MachineOperation(_K.DEVICE_INVESTIGATE, "startInvestigation", INVESTIGATION),
+    MachineOperation(_K.FILE_STOP_AND_QUARANTINE, "StopAndQuarantineFile", "StopAndQuarantineFile"),
+)
 MACHINE_OPERATIONS: dict[ActionKind, MachineOperation] = {
-    ActionKind.DEVICE_ISOLATE: MachineOperation("isolate", "Isolate", "device.isolate"),
-    ActionKind.DEVICE_RELEASE: MachineOperation("unisolate", "Unisolate", "device.isolate"),
-    ActionKind.DEVICE_AV_SCAN: MachineOperation(
-        "runAntiVirusScan", "RunAntiVirusScan", "device.scan"
-    ),
-    ActionKind.DEVICE_COLLECT_PACKAGE: MachineOperation(
-        "collectInvestigationPackage", "CollectInvestigationPackage", "device.collect_package"
-    ),
-    ActionKind.DEVICE_RESTRICT_APPS: MachineOperation(
-        "restrictCodeExecution", "RestrictCodeExecution", "device.restrict_apps"
-    ),
-    ActionKind.DEVICE_UNRESTRICT_APPS: MachineOperation(
-        "unrestrictCodeExecution", "UnrestrictCodeExecution", "device.restrict_apps"
-    ),
-    ActionKind.DEVICE_INVESTIGATE: MachineOperation(
-        "startInvestigation", INVESTIGATION, "device.investigate"
-    ),
-    ActionKind.FILE_STOP_AND_QUARANTINE: MachineOperation(
-        "StopAndQuarantineFile", "StopAndQuarantineFile", "file.stop_and_quarantine"
-    ),
+    row.kind: row for row in EXECUTORS if isinstance(row, MachineOperation)
 }
-
-# Graph's analyzedEmails/remediate `action` values (microsoft-apis.md §2a).
 GRAPH_EMAIL_ACTIONS: dict[ActionKind, str] = {
-    ActionKind.EMAIL_MOVE_TO_JUNK: "moveToJunk",
-    ActionKind.EMAIL_MOVE_TO_INBOX: "moveToInbox",
-    ActionKind.EMAIL_MOVE_TO_DELETED: "moveToDeletedItems",
-    ActionKind.EMAIL_SOFT_DELETE: "softDelete",
-    ActionKind.EMAIL_HARD_DELETE: "hardDelete",
+    row.kind: row.action for row in EXECUTORS if isinstance(row, GraphEmailAction)
 }
 
-EMAIL_CAPABILITY = "email.remediate"
 STATUS_CAPABILITY = "action.status"
 SHA256_LOOKUP_CAPABILITY = "file.sha256_to_sha1"
 
 
 def capability(key: str) -> Capability:
     return next(cap for cap in CAPABILITIES if cap.key == key)
+
+
+def capability_for(kind: ActionKind) -> Capability:
+    """The permission an action needs, as its registry row names it."""
+    return capability(ACTIONS[kind].capability)
 
 
 def remediation_comment(spec: ApprovalSpec, approval_id: str) -> str:

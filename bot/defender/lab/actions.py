@@ -25,7 +25,6 @@ from typing import Any
 import duckdb
 
 from bot.actions.model import (
-    ActionKind,
     ApprovalSpec,
     EmailTarget,
     FileTarget,
@@ -35,6 +34,7 @@ from bot.actions.model import (
 )
 from bot.defender.actions.mde_objects import IN_FLIGHT, Investigation, MachineAction
 from bot.defender.actions.operations import (
+    GRAPH_EMAIL_ACTIONS,
     INVESTIGATION,
     MACHINE_OPERATIONS,
     failed,
@@ -49,15 +49,16 @@ from bot.defender.lab.tenant import LabTenant
 
 MACHINE_ACTIONS_TABLE = "_hunt_bot_machine_actions"
 
-# Where each email action leaves a message, and the action name Defender's tables record.
+# Where each Graph remediation `action` leaves a message, and the action name Defender's tables
+# record. Keyed by Graph's word, so the lab does what Graph would be asked to.
 # Soft and hard delete both show as "Deleted items" here; only LatestDeliveryAction tells them
 # apart (how Defender reports a hard-deleted message's location is not documented).
-EMAIL_MOVES: dict[ActionKind, tuple[str, str]] = {
-    ActionKind.EMAIL_MOVE_TO_JUNK: ("Junk folder", "Moved to junk folder"),
-    ActionKind.EMAIL_MOVE_TO_INBOX: ("Inbox/folder", "Moved to inbox"),
-    ActionKind.EMAIL_MOVE_TO_DELETED: ("Deleted items", "Moved to deleted items"),
-    ActionKind.EMAIL_SOFT_DELETE: ("Deleted items", "Soft delete"),
-    ActionKind.EMAIL_HARD_DELETE: ("Deleted items", "Hard delete"),
+EMAIL_MOVES: dict[str, tuple[str, str]] = {
+    "moveToJunk": ("Junk folder", "Moved to junk folder"),
+    "moveToInbox": ("Inbox/folder", "Moved to inbox"),
+    "moveToDeletedItems": ("Deleted items", "Moved to deleted items"),
+    "softDelete": ("Deleted items", "Soft delete"),
+    "hardDelete": ("Deleted items", "Hard delete"),
 }
 # Mail Defender cannot act on (microsoft-apis.md §2a).
 NOT_ACTIONABLE = frozenset({"On-premises/external", "Failed", "Dropped"})
@@ -348,7 +349,7 @@ def _remediate_email(
             f"The lab tenant has no message {target.network_message_id} to {target.recipient}.",
         )
     internet_id, recipient, location, latest_action, sender, direction, threats = row
-    destination, action = EMAIL_MOVES[spec.action]
+    destination, action = EMAIL_MOVES[GRAPH_EMAIL_ACTIONS[spec.action]]
     if location in NOT_ACTIONABLE or latest_action == "Hard delete":
         result = "Failed"
     elif location == destination and latest_action == action:

@@ -1,0 +1,130 @@
+"""Every fact about an action in one row: its menu label and variants, how a refusal names it,
+how many approvals it needs by default, and the capability the app registration needs for it.
+
+Adding an action is a row here plus its executor row (bot/defender/actions/operations.py);
+tests/actions/test_registry.py checks both tables cover every ActionKind exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.actions.model import ActionKind, ActionOptions
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A menu entry fixing an option: key `<kind>.<suffix>`, label `<label> (<suffix>)`."""
+
+    suffix: str
+    options: ActionOptions
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    kind: ActionKind
+    label: str  # in the Take actions menu and on cards, e.g. "Isolate device"
+    doing: str  # how a refusal names it: "You are not an approver for <doing>"
+    capability: str  # key of bot.defender.permissions.CAPABILITIES
+    # Hard or disruptive to undo: two people, unless the policy file names the action or entity.
+    quorum: int = 1
+    variants: tuple[Variant, ...] = ()  # when set, the menu offers these instead of the plain one
+    senders_copy: bool = False  # also offered with the sender's copy, for internal mail
+
+    @property
+    def entity(self) -> Literal["email", "device", "file"]:
+        return self.kind.entity
+
+
+def _isolation(kind: Literal["Full", "Selective"]) -> Variant:
+    return Variant(kind.lower(), ActionOptions(isolation_type=kind))
+
+
+def _scan(kind: Literal["Quick", "Full"]) -> Variant:
+    return Variant(kind.lower(), ActionOptions(scan_type=kind))
+
+
+_K = ActionKind
+REGISTRY: tuple[ActionInfo, ...] = (
+    ActionInfo(_K.EMAIL_MOVE_TO_JUNK, "Move to Junk", "moving emails to Junk", "email.remediate"),
+    ActionInfo(
+        _K.EMAIL_MOVE_TO_INBOX, "Move to Inbox", "moving emails to the Inbox", "email.remediate"
+    ),
+    ActionInfo(
+        _K.EMAIL_MOVE_TO_DELETED,
+        "Move to Deleted items",
+        "moving emails to Deleted items",
+        "email.remediate",
+    ),
+    ActionInfo(
+        _K.EMAIL_SOFT_DELETE,
+        "Soft delete",
+        "soft-deleting emails",
+        "email.remediate",
+        senders_copy=True,
+    ),
+    ActionInfo(
+        _K.EMAIL_HARD_DELETE,
+        "Hard delete",
+        "hard-deleting emails",
+        "email.remediate",
+        quorum=2,
+        senders_copy=True,
+    ),
+    ActionInfo(
+        _K.DEVICE_ISOLATE,
+        "Isolate device",
+        "isolating devices",
+        "device.isolate",
+        quorum=2,
+        variants=(_isolation("Full"), _isolation("Selective")),
+    ),
+    ActionInfo(
+        _K.DEVICE_RELEASE,
+        "Release from isolation",
+        "releasing devices from isolation",
+        "device.isolate",
+    ),
+    ActionInfo(
+        _K.DEVICE_COLLECT_PACKAGE,
+        "Collect investigation package",
+        "collecting investigation packages",
+        "device.collect_package",
+    ),
+    ActionInfo(
+        _K.DEVICE_AV_SCAN,
+        "Antivirus scan",
+        "antivirus scans",
+        "device.scan",
+        variants=(_scan("Quick"), _scan("Full")),
+    ),
+    ActionInfo(
+        _K.DEVICE_INVESTIGATE,
+        "Start automated investigation",
+        "automated investigations",
+        "device.investigate",
+    ),
+    ActionInfo(
+        _K.DEVICE_RESTRICT_APPS,
+        "Restrict app execution",
+        "restricting app execution",
+        "device.restrict_apps",
+        quorum=2,
+    ),
+    ActionInfo(
+        _K.DEVICE_UNRESTRICT_APPS,
+        "Remove app restriction",
+        "removing app execution restrictions",
+        "device.restrict_apps",
+    ),
+    ActionInfo(
+        _K.FILE_STOP_AND_QUARANTINE,
+        "Stop and quarantine file",
+        "stopping and quarantining files",
+        "file.stop_and_quarantine",
+        quorum=2,
+    ),
+)
+
+ACTIONS: dict[ActionKind, ActionInfo] = {info.kind: info for info in REGISTRY}
