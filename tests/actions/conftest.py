@@ -12,7 +12,8 @@ import pytest
 from bot.defender.actions import DefenderRemediation, RetryPolicy
 from bot.defender.auth import TokenProvider
 from bot.defender.lab import LabSummary, LabTenant, create_lab
-from bot.defender.lab.actions import LabRemediation, LabTiming
+from bot.defender.lab.actions import LabRemediation
+from bot.defender.lab.machine_actions import LabTiming
 from tests.standins.defender_api import EVERY_MDE_ROLE
 from tests.standins.microsoft import (
     GRAPH_RESOURCE,

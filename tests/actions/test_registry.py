@@ -15,7 +15,7 @@ from bot.defender.actions.operations import (
     GraphEmailAction,
     capability_for,
 )
-from bot.defender.lab.actions import EMAIL_MOVES
+from bot.defender.lab.email_actions import EMAIL_MOVES
 
 EVERY_KIND = Counter(ActionKind)
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import duckdb_kql
@@ -113,3 +114,10 @@ def rebase(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> timed
         raise
     return shift
 
+
+
+def insert_row(con: duckdb.DuckDBPyConnection, table: str, values: dict[str, Any]) -> None:
+    """One row into a Defender table, naming only the columns it sets (the rest stay NULL)."""
+    columns = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join("?" for _ in values)
+    con.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(values.values()))
