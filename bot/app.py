@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
@@ -22,20 +21,17 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from bot.access import HuntAccess
 from bot.config import EXPECTED, Settings
-from bot.defender.actions import RemediationBackend, open_remediation
-from bot.defender.backends import open_backend
-from bot.defender.results import HuntingBackend
 from bot.errors import HuntBotError, SettingsError
-from bot.hunts import Catalog, load_catalog
-from bot.jobs import Jobs, create_broker
+from bot.hunts import load_catalog
+from bot.jobs import register_jobs, run_worker
 from bot.policy import ApprovalPolicy
+from bot.queue import JobQueue, create_broker
+from bot.services import Services
 from bot.serving import serve_in_loop
+from bot.slack.directory import usergroup_members
 from bot.state.approvals import ApprovalStore
 from bot.state.audit import AuditLog
 from bot.state.cards import CardLocations
@@ -44,59 +40,15 @@ from bot.state.hunt_requests import HuntRequests
 from bot.state.incidents import IncidentStore
 from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
-from bot.state.redis import RedisConnection, check_redis, open_redis
+from bot.state.redis import check_redis, open_redis
 from bot.state.results import ResultStore
+from bot.state.usergroups import GroupMembers
+from bot.web import create_web_app as _web_app
+from commands import register_all
 
 log = logging.getLogger(__name__)
 
 GRAPH_HUNTS_PER_MINUTE = 45  # Graph's documented floor for a tenant
-
-
-@dataclass
-class Services:
-    """Everything a listener or a job needs, built once per process."""
-
-    settings: Settings
-    redis: RedisConnection
-    catalog: Catalog
-    slack: AsyncWebClient
-    results: ResultStore
-    hunt_requests: HuntRequests
-    quota: HuntingQuota
-    pacer: ChannelPacer
-    access: HuntAccess
-    policy: ApprovalPolicy
-    approvals: ApprovalStore
-    drafts: Drafts
-    cards: CardLocations
-    incidents: IncidentStore
-    jobs: Jobs = field(init=False)
-    bot_user_id: str = ""
-    _backend: HuntingBackend | None = None
-    _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _remediation: RemediationBackend | None = None
-
-    async def backend(self) -> HuntingBackend:
-        """Opened on first use, in the process that runs hunts (the lab allows one process)."""
-        async with self._backend_lock:
-            if self._backend is None:
-                self._backend = await asyncio.to_thread(open_backend, self.settings)
-            return self._backend
-
-    async def remediation(self) -> RemediationBackend:
-        """Graph + Defender for Endpoint, or the lab acting on its own data (same DuckDB file)."""
-        if self._remediation is None:
-            lab = await self.backend() if self.settings.hunt_backend == "lab" else None
-            self._remediation = open_remediation(self.settings, lab=lab)  # type: ignore[arg-type]
-        return self._remediation
-
-    async def aclose(self) -> None:
-        if self._remediation is not None:
-            await self._remediation.aclose()
-        if self._backend is not None:
-            await self._backend.aclose()
-        await self.jobs.broker.shutdown()
-        await self.redis.aclose()
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:
@@ -139,8 +91,12 @@ async def start_services(settings: Settings) -> Services:
     await check_redis(redis)
     slack = slack_client(settings)
     per_minute = GRAPH_HUNTS_PER_MINUTE if settings.hunt_backend == "graph" else None
-    access = HuntAccess(settings, redis.client, slack)
-    policy = ApprovalPolicy.from_settings(settings, access.members_of)
+
+    async def lookup(group: str) -> set[str]:
+        return await usergroup_members(slack, group)
+
+    members = GroupMembers(redis.client, lookup)
+    policy = ApprovalPolicy.from_settings(settings, members)
     services = Services(
         settings=settings,
         redis=redis,
@@ -150,17 +106,18 @@ async def start_services(settings: Settings) -> Services:
         hunt_requests=HuntRequests(redis.client),
         quota=HuntingQuota(redis.client, per_minute),
         pacer=ChannelPacer(redis.client),
-        access=access,
+        access=HuntAccess(settings, members),
         policy=policy,
         approvals=ApprovalStore(redis.client, policy, AuditLog(redis.client)),
         incidents=IncidentStore(redis.client, AuditLog(redis.client)),
         drafts=Drafts(redis.client),
         cards=CardLocations(redis.client),
+        queue=JobQueue(create_broker(redis.url)),
     )
     for problem in services.catalog.problems:
         log.warning("hunt file skipped: %s", problem)
-    services.jobs = Jobs(services, create_broker(redis.url))
-    await services.jobs.broker.startup()
+    register_jobs(services)
+    await services.queue.broker.startup()
     return services
 
 
@@ -193,32 +150,22 @@ def create_bolt_app(services: Services) -> AsyncApp:
         process_before_response=True,
         request_verification_enabled=settings.slack_signing_secret is not None,
     )
-    from commands import register_all
-
     register_all(app, services)
     return app
 
 
 def create_web_app(services: Services, bolt: AsyncApp) -> Starlette:
-    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    secret = services.settings.slack_signing_secret
 
-    handler = AsyncSlackRequestHandler(bolt)
-
-    async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
-
-    async def healthz(_: Request) -> Response:
+    async def health() -> str | None:
         try:
             await check_redis(services.redis)
         except HuntBotError as exc:
-            return JSONResponse({"ok": False, "redis": exc.message}, status_code=503)
-        return JSONResponse({"ok": True})
+            return exc.message
+        return None
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
+    return _web_app(
+        bolt, signing_secret=secret.get_secret_value() if secret else None, health=health
     )
 
 
@@ -240,7 +187,7 @@ async def serve_in_process(
     try:
         await learn_bot_user(services)
         web = create_web_app(services, create_bolt_app(services))
-        worker = asyncio.create_task(services.jobs.run_worker()) if with_worker else None
+        worker = asyncio.create_task(run_worker(services)) if with_worker else None
         try:
             async with serve_in_loop(web, host=host, port=port) as url:
                 yield url

@@ -208,6 +208,7 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
     import uvicorn
 
     from bot.app import create_bolt_app, create_web_app, learn_bot_user, start_services
+    from bot.jobs import run_worker
 
     services = await start_services(current)
     try:
@@ -220,7 +221,7 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
             handler = AsyncSocketModeHandler(bolt, current.slack_app_token.get_secret_value())
             await handler.connect_async()
             err.print("Connected to Slack over Socket Mode; running jobs in this process.")
-            await services.jobs.run_worker()
+            await run_worker(services)
         else:
             # Every request is POST /slack/events: an access log line each costs about 0.13 ms
             # of the ack (benchmarks/README.md) and says nothing the bot's own logs do not.
@@ -246,11 +247,12 @@ def worker() -> None:
 
 async def _work(current: Settings) -> None:
     from bot.app import start_services
+    from bot.jobs import run_worker
 
     services = await start_services(current)
     try:
         err.print(f"Worker consuming jobs from {services.redis.description}.")
-        await services.jobs.run_worker()
+        await run_worker(services)
     finally:
         await services.aclose()
 

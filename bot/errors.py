@@ -78,3 +78,11 @@ class AuthenticationError(HuntBotError):
 
 class LabError(HuntBotError):
     """The lab tenant cannot run something (missing database, unsupported KQL construct)."""
+
+
+class FieldErrors(HuntBotError):
+    """A form's fields are wrong: each message is shown next to its field (keyed by block id)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors

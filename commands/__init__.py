@@ -1,25 +1,22 @@
-"""Slack listeners, one module per user-facing verb. They parse, call bot.*, and render.
+"""Slack listeners, one module per user-facing verb: parse the payload, call one flow, answer.
 
-Listeners on the ack path touch nothing but Redis; anything that calls Slack or Microsoft runs
-after the ack (a lazy listener) or as a job.
+Every listener is registered through `commands.context.Listeners`, which checks who may press
+what and answers every failure. Listeners on the ack path touch nothing but Redis; anything that
+calls Slack or Microsoft runs after the ack or as a job.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from slack_bolt.async_app import AsyncApp
 
-if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from bot.app import Services
+from bot.services import Services
+from commands.context import Listeners
 
 
-def register_all(app: AsyncApp, services: Services) -> None:
+def register_all(app: AsyncApp, services: Services) -> Listeners:
     from commands import actions, approvals, hunt, incidents, mentions, results
 
-    hunt.register(app, services)
-    results.register(app, services)
-    actions.register(app, services)
-    approvals.register(app, services)
-    mentions.register(app, services)
-    incidents.register(app, services)
+    listeners = Listeners(app, services)
+    for module in (hunt, results, actions, approvals, mentions, incidents):
+        module.register(listeners)
+    return listeners

@@ -1,43 +1,29 @@
-"""Approve / Reject on an approval card. Who may vote is the policy's call, asked on every
-click; the vote that reaches the quorum, and only that one, starts the execution."""
+"""Approve / Reject on an approval card: only an approver of that action gets this far (the
+listener context checks it); the vote that reaches the quorum, and only that one, starts the run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from slack_bolt.async_app import AsyncAck, AsyncApp
-
+from bot.flows import approvals
+from bot.flows.permissions import Who
 from bot.slack.ids import ApprovalAction
-from bot.slack.mrkdwn import user
-from commands.results import Click, answering_errors
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from commands.context import Context, Listeners
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    async def ack_click(ack: AsyncAck) -> None:
-        await ack()
+async def approve(ctx: Context) -> None:
+    await _vote(ctx, approve=True)
 
-    def voting(approve: bool) -> Any:
-        async def vote(body: dict[str, Any]) -> None:
-            click = Click(body)
-            name = body["user"].get("username") or body["user"].get("name", "")
-            result = await services.approvals.vote(click.value, click.user, approve, user_name=name)
-            if not result.counted:
-                ask = ", ".join([user(u) for u in result.ask.users] + list(result.ask.usergroups))
-                await click.tell(services, result.reason, f"Approvers: {ask}" if ask else None)
-                return
-            await services.jobs.update_card(click.value)
-            if result.reached_quorum:
-                await services.jobs.enqueue_execution(click.value)
 
-        vote.__name__ = "approve" if approve else "reject"
-        return vote
+async def reject(ctx: Context) -> None:
+    await _vote(ctx, approve=False)
 
-    app.action(ApprovalAction.APPROVE)(
-        ack=ack_click, lazy=[answering_errors(services, voting(True))]
-    )
-    app.action(ApprovalAction.REJECT)(
-        ack=ack_click, lazy=[answering_errors(services, voting(False))]
-    )
+
+async def _vote(ctx: Context, *, approve: bool) -> None:
+    f = ctx.facts
+    refused = await approvals.vote(ctx.services, f.value, f.user, f.user_name, approve)
+    if refused is not None:
+        await ctx.tell(refused)
+
+
+def register(listeners: Listeners) -> None:
+    listeners.action(ApprovalAction.APPROVE, Who.APPROVER, approve)
+    listeners.action(ApprovalAction.REJECT, Who.APPROVER, reject)

@@ -1,120 +1,77 @@
-"""The incident status card's buttons (Hand off, Take over) and "close with open approvals?"."""
+"""The incident status card's buttons (Hand off, Take over), the Hand off modal, and the answer
+to "close with open approvals?"."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
-
-from slack_bolt.async_app import AsyncAck, AsyncApp
-
 from bot.errors import HuntBotError
-from bot.jobs import tell_user
-from bot.slack.blocks import render_notice
+from bot.flows import incidents
+from bot.flows.permissions import Who
+from bot.slack.blocks import render_notice, render_notice_view
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
-from bot.slack.incident import OPEN_STATES, render_handoff_view, render_handover, render_status
-from commands.mentions import card_links, check_handoff_target
-from commands.results import Click, answering_errors
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from commands.context import Context, Listeners, ViewAnswer
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    async def ack_click(ack: AsyncAck) -> None:
-        await ack()
+def _thread(ctx: Context) -> incidents.Thread:
+    """The card's thread: the button's value (plain, or `subject` in a JSON value)."""
+    f = ctx.facts
+    ts = f.metadata.get("subject") or f.value
+    if not f.channel or not isinstance(ts, str) or not ts:
+        raise HuntBotError("This button no longer says which incident it is for.")
+    return incidents.Thread(f.team, f.channel, ts)
 
-    def where(body: dict[str, Any], click: Click) -> tuple[str, str, str]:
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        return team, click.channel, click.value
 
-    async def reply(click: Click, thread: str, text: str) -> None:
-        message = render_notice(text)
-        await services.pacer.wait_turn(click.channel)
-        await services.slack.chat_postMessage(
-            channel=click.channel, thread_ts=thread, text=message.text, blocks=message.blocks
+async def take_over(ctx: Context) -> None:
+    await incidents.take_over(
+        ctx.services, _thread(ctx), ctx.facts.user, ctx.facts.message_ts or ""
+    )
+
+
+async def open_handoff(ctx: Context) -> None:
+    if not ctx.facts.trigger_id:
+        raise HuntBotError("Slack sent no way to open the form; press Hand off again.")
+    await incidents.open_handoff(ctx.services, _thread(ctx), ctx.facts.user, ctx.facts.trigger_id)
+
+
+async def close_cancelling(ctx: Context) -> None:
+    f = ctx.facts
+    reason = f.metadata.get("reason")
+    refused = await incidents.close_cancelling(
+        ctx.services, _thread(ctx), f.user, f.user_name, reason if isinstance(reason, str) else ""
+    )
+    if refused is not None:
+        await ctx.tell(refused)
+
+
+async def keep_open(ctx: Context) -> None:
+    await incidents.keep_open(ctx.services, _thread(ctx))
+
+
+async def check_handoff_form(ctx: Context) -> ViewAnswer:
+    """In the ack: the form must say which incident; the modal then says it is working on it."""
+    meta = ctx.facts.metadata
+    team, channel, thread = meta.get("team"), meta.get("channel"), meta.get("thread")
+    if not all(isinstance(v, str) for v in (team, channel, thread)) or not channel or not thread:
+        raise HuntBotError(
+            "This form no longer says which incident it is for, so nothing was handed off.",
+            hint="Press Hand off on the incident's status card again.",
         )
+    working = render_notice("Handing off…")
+    return ViewAnswer(view=render_notice_view("Hand off", working))
 
-    async def take_over(body: dict[str, Any]) -> None:
-        click = Click(body)
-        incident = await services.incidents.take(*where(body, click), by=click.user)
-        approvals = await services.approvals.in_thread(click.channel, click.value)
-        status = render_status(incident, approvals)
-        await services.slack.chat_update(
-            channel=click.channel, ts=click.message_ts, text=status.text, blocks=status.blocks
-        )
 
-    async def close_cancelling(body: dict[str, Any]) -> None:
-        click = Click(body)
-        approvals = await services.approvals.in_thread(click.channel, click.value)
-        refused = []
-        for approval in (a for a in approvals if a.state in OPEN_STATES):
-            result = await services.approvals.cancel(
-                approval.id, click.user, reason="incident closed"
-            )
-            await services.jobs.update_card(approval.id)
-            if not result.cancelled:
-                refused.append(f"{approval.id}: {result.reason}")
-        if refused:
-            # Each approval is cancelled whole or not at all; if any is left, stay open.
-            await click.tell(
-                services, "Not closed: some approvals could not be cancelled.", "; ".join(refused)
-            )
-            return
-        await services.incidents.close(*where(body, click), by=click.user, reason="closed")
-        await reply(click, click.value, "Incident closed; its open approvals were cancelled.")
+async def hand_off(ctx: Context) -> None:
+    f = ctx.facts
+    meta = f.metadata
+    thread = incidents.Thread(str(meta["team"]), str(meta["channel"]), str(meta["thread"]))
+    to = str(f.field_value(HandoffView.TO_BLOCK, INPUT_ELEMENT).get("selected_user") or "")
+    note = str(f.field_value(HandoffView.NOTE_BLOCK, INPUT_ELEMENT).get("value") or "").strip()
+    done = await incidents.hand_off(ctx.services, thread, f.user, to, note)
+    await ctx.show_in_modal("Hand off", done)
 
-    async def keep_open(body: dict[str, Any]) -> None:
-        click = Click(body)
-        await reply(click, click.value, "Kept open: the approvals stand.")
 
-    async def open_handoff(body: dict[str, Any]) -> None:
-        click = Click(body)
-        team, channel, thread = where(body, click)
-        incident = await services.incidents.get(team, channel, thread)
-        if incident is None:
-            return
-        metadata = json.dumps({"team": team, "channel": channel, "thread": thread})
-        await services.slack.views_open(
-            trigger_id=body["trigger_id"], view=render_handoff_view(incident, metadata)
-        )
-
-    async def ack_view(ack: AsyncAck) -> None:
-        await ack(response_action="clear")
-
-    async def hand_off(body: dict[str, Any], view: dict[str, Any]) -> None:
-        by = body["user"]["id"]
-        ids = json.loads(view["private_metadata"])
-        values = view["state"]["values"]
-        to = values[HandoffView.TO_BLOCK][INPUT_ELEMENT].get("selected_user") or ""
-        note = values.get(HandoffView.NOTE_BLOCK, {}).get(INPUT_ELEMENT, {}).get("value") or ""
-        try:
-            await check_handoff_target(services, ids["channel"], to)
-            incident = await services.incidents.hand_off(
-                ids["team"], ids["channel"], ids["thread"], by=by, to=to, note=note.strip()
-            )
-        except HuntBotError as exc:
-            await tell_user(
-                services, ids["channel"], by, render_notice(exc.message, exc.hint), None
-            )
-            return
-        approvals = await services.approvals.in_thread(ids["channel"], ids["thread"])
-        links = await card_links(services, approvals)
-        summary = render_handover(incident, approvals, by=by, to=to, note=note.strip(), links=links)
-        await services.pacer.wait_turn(ids["channel"])
-        await services.slack.chat_postMessage(
-            channel=ids["channel"],
-            thread_ts=ids["thread"],
-            text=summary.text,
-            blocks=summary.blocks,
-            unfurl_links=False,
-        )
-
-    app.view(HandoffView.CALLBACK)(ack=ack_view, lazy=[hand_off])
-
-    for action, work in (
-        (IncidentAction.HAND_OFF, open_handoff),
-        (IncidentAction.TAKE_OVER, take_over),
-        (IncidentAction.CLOSE_AND_CANCEL, close_cancelling),
-        (IncidentAction.KEEP_OPEN, keep_open),
-    ):
-        app.action(action)(ack=ack_click, lazy=[answering_errors(services, work)])
+def register(listeners: Listeners) -> None:
+    listeners.action(IncidentAction.HAND_OFF, Who.OWNER, open_handoff)
+    listeners.action(IncidentAction.TAKE_OVER, Who.IN_CHANNEL, take_over)
+    listeners.action(IncidentAction.CLOSE_AND_CANCEL, Who.SHOWN_TO, close_cancelling)
+    listeners.action(IncidentAction.KEEP_OPEN, Who.SHOWN_TO, keep_open)
+    listeners.view(HandoffView.CALLBACK, Who.SHOWN_TO, check_handoff_form, then=hand_off)

@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
     TableBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.formats import cell_text
 from bot.hunts import Catalog, Hunt
@@ -98,6 +99,12 @@ def render_notice(text: str, hint: str | None = None) -> Message:
     """A short answer in mrkdwn; `text` and `hint` are escaped (they may quote what was typed)."""
     body = escape(text) + (f"\n{escape(hint)}" if hint else "")
     return Message(text=clip(text, 300), blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
+
+
+def render_markup_notice(markup: str, hint: str | None = None, *, fallback: str) -> Message:
+    """A short answer from mrkdwn we built ourselves (mentions kept, values already escaped)."""
+    body = markup + (f"\n{hint}" if hint else "")
+    return Message(text=fallback, blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 
 def render_running(
@@ -223,3 +230,13 @@ def _button(
 
 def render_divider() -> dict[str, Any]:
     return DividerBlock().to_dict()
+
+
+def render_notice_view(title: str, message: Message) -> dict[str, Any]:
+    """A modal that only says something (an outcome, or what went wrong), with a Close button."""
+    return View(
+        type="modal",
+        title=PlainTextObject(text=clip(title, 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=message.blocks,
+    ).to_dict()

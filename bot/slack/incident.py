@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -21,7 +23,7 @@ from bot.slack.blocks import Message, as_dicts, mrkdwn
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.state.approval_records import Approval, ApprovalState
-from bot.state.incidents import Incident
+from bot.state.incident_records import Incident
 
 OPEN_STATES = {ApprovalState.PENDING, ApprovalState.APPROVED, ApprovalState.EXECUTING}
 
@@ -118,13 +120,21 @@ def render_incidents(
     return Message(text=f"{len(incidents)} open incidents", blocks=as_dicts(blocks))
 
 
-def render_close_question(incident: Incident, pending: list[Approval]) -> Message:
+def render_close_question(
+    incident: Incident, pending: list[Approval], *, asked_by: str, reason: str
+) -> Message:
+    """Asked of `asked_by` alone: only they may answer (the buttons' value names them), and
+    their reason for closing rides along so it is not lost."""
     lines = "\n".join(_approval_line(a) for a in pending)
+    value = json.dumps(
+        {"subject": incident.thread_ts, "shown_to": asked_by, "reason": clip(reason, 500)},
+        ensure_ascii=False,
+    )
     blocks: list[Block] = [
         SectionBlock(
             text=mrkdwn(
-                f"This incident has {len(pending)} approval(s) still open:\n{lines}\n"
-                "Close it and cancel them, or keep it open?"
+                f"{user(asked_by)}, this incident has {len(pending)} approval(s) still open:"
+                f"\n{lines}\nClose it and cancel them, or keep it open?"
             )
         ),
         ActionsBlock(
@@ -132,13 +142,13 @@ def render_close_question(incident: Incident, pending: list[Approval]) -> Messag
                 ButtonElement(
                     text=PlainTextObject(text="Cancel them and close"),
                     action_id=IncidentAction.CLOSE_AND_CANCEL,
-                    value=incident.thread_ts,
+                    value=value,
                     style="danger",
                 ),
                 ButtonElement(
                     text=PlainTextObject(text="Keep it open"),
                     action_id=IncidentAction.KEEP_OPEN,
-                    value=incident.thread_ts,
+                    value=value,
                 ),
             ]
         ),

@@ -95,7 +95,7 @@ async def _start(
         }
     )
     from bot.app import serve_in_process
-    from bot.jobs import jobs_pending
+    from bot.queue import jobs_pending
 
     with out.status(Text("starting hunt-bot")):
         bot_url = await stack.enter_async_context(
@@ -136,5 +136,3 @@ class TranscriptWriter:
     def __call__(self, call: Call) -> None:
         self.file.write(json.dumps(call.transcript_line(), default=str) + "\n")
         self.file.flush()
-
-

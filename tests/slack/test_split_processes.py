@@ -9,6 +9,7 @@ from contextlib import suppress
 import httpx
 
 from bot.app import serve_in_process, start_services
+from bot.jobs import run_worker
 from bot.workspace.slack_requests import SignedSender
 from bot.workspace.webapi import WebApiStandIn
 from tests.slack.conftest import SIGNING_SECRET, TOKEN, Harness
@@ -29,7 +30,7 @@ async def test_web_and_worker_in_separate_services_share_everything_through_redi
             assert not [c for c in harness.calls if c.method == "chat.postMessage"]
 
             worker_services = await start_services(current)
-            worker = asyncio.create_task(worker_services.jobs.run_worker())
+            worker = asyncio.create_task(run_worker(worker_services))
             try:
                 results = harness.message(await harness.next("chat.postMessage"))
                 before = len(harness.calls)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bot.app import serve_in_process
 from bot.defender.lab import create_lab
-from bot.jobs import jobs_pending
+from bot.queue import jobs_pending
 from bot.workspace.console import BOT_TOKEN
 from bot.workspace.platform import SlackPlatform
 from bot.workspace.session import ConsoleSession

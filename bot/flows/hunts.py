@@ -1,0 +1,343 @@
+"""The hunt journey: /hunt validated on the ack path, run as a job, results posted and paged,
+exported and re-run. The results message opens the incident thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.actions.offer import SENDER_COPY_TABLES
+from bot.errors import HuntBotError
+from bot.formats import to_csv
+from bot.hunts import split_arguments
+from bot.hunts.params import ParamType, display_value
+from bot.services import Services
+from bot.slack.audit import render_audit
+from bot.slack.blocks import (
+    PAGE_ROWS,
+    Message,
+    page_count,
+    render_catalog,
+    render_help,
+    render_notice,
+    render_results,
+    render_running,
+)
+from bot.slack.delivery import tell_user
+from bot.slack.incident import render_incidents
+from bot.slack.mrkdwn import code, user
+from bot.state.hunt_requests import HuntRequest
+from bot.state.results import StoredResult, now
+
+log = logging.getLogger(__name__)
+
+AUDIT_DEFAULT, AUDIT_MAX = 20, 40
+MAX_LISTED_INCIDENTS = 40
+
+# Verbs whose answer needs Slack or a group lookup: acked with a word, answered after the ack.
+ANSWERED_AFTER_ACK = {
+    "audit": "Reading the audit log…",
+    "incidents": "Listing this channel's open incidents…",
+}
+
+
+async def answer_command(
+    services: Services,
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    text: str,
+    response_url: str | None,
+) -> Message:
+    """The immediate, private answer to /hunt; enqueues the hunt when there is one."""
+    name, _, rest = text.strip().partition(" ")
+    verb = name.lower()
+    if verb in ("", "help"):
+        return render_help()
+    if verb == "list":
+        return render_catalog(services.catalog)
+    if verb in ANSWERED_AFTER_ACK:
+        return render_notice(ANSWERED_AFTER_ACK[verb])
+    return await start_hunt(
+        services, user_id, team_id, channel_id, name, rest, response_url=response_url
+    )
+
+
+async def answer_after_ack(
+    services: Services, user_id: str, team_id: str, channel_id: str, text: str
+) -> Message | None:
+    """The second answer of `/hunt incidents` and `/hunt audit [N]`; None for other verbs."""
+    words = text.split()
+    verb = words[0].lower() if words else ""
+    if verb == "incidents":
+        return await list_incidents(services, team_id, channel_id)
+    if verb == "audit":
+        count = int(words[1]) if len(words) > 1 and words[1].isdigit() else AUDIT_DEFAULT
+        return await audit_log(services, user_id, count)
+    return None
+
+
+async def start_hunt(
+    services: Services,
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    name: str,
+    arguments_text: str,
+    *,
+    response_url: str | None = None,
+    thread_ts: str | None = None,
+) -> Message:
+    """Validate a hunt now and enqueue it; results go to the channel or to `thread_ts`."""
+    decision = await services.access.check_cached(user_id, channel_id)
+    if decision.allowed is False:
+        return render_notice(decision.reason)
+    hunt = services.catalog.get(name)
+    arguments = split_arguments(arguments_text)
+    rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
+    request = HuntRequest(
+        hunt=hunt.name,
+        arguments=arguments,
+        user_id=user_id,
+        team_id=team_id,
+        channel_id=channel_id,
+        response_url=response_url,
+        thread_ts=thread_ts,
+    )
+    await services.hunt_requests.save(request)
+    await services.queue.enqueue_hunt(request.id)
+    return render_running(hunt.name, rendered.describe_values(), in_thread=thread_ts is not None)
+
+
+async def rerun(
+    services: Services, result_id: str, user_id: str, response_url: str | None, message_ts: str
+) -> None:
+    """Run the same hunt with the same arguments again; its results go in the thread."""
+    meta = await services.results.meta(result_id)
+    request = HuntRequest(
+        hunt=meta.hunt,
+        arguments=meta.arguments,
+        user_id=user_id,
+        team_id=meta.team,
+        channel_id=meta.channel,
+        response_url=response_url,
+        thread_ts=meta.thread_ts or message_ts,
+        rerun_of=meta.id,
+    )
+    await services.hunt_requests.save(request)
+    await services.queue.enqueue_hunt(request.id)
+
+
+async def turn_page(
+    services: Services, result_id: str, page: int, channel: str, message_ts: str
+) -> None:
+    """Show another page of the results in the same message."""
+    meta = await services.results.meta(result_id)
+    page = min(max(page, 1), page_count(meta.row_count))
+    start = (page - 1) * PAGE_ROWS
+    rows = await services.results.rows(result_id, start, start + PAGE_ROWS)
+    message = render_results(meta, rows, page)
+    await services.slack.chat_update(
+        channel=channel, ts=message_ts, text=message.text, blocks=message.blocks
+    )
+
+
+async def request_export(services: Services, result_id: str, user_id: str) -> None:
+    await services.results.meta(result_id)  # still kept? (ResultExpired tells the person)
+    await services.queue.enqueue_export(result_id, user_id)
+
+
+async def list_incidents(services: Services, team: str, channel: str) -> Message:
+    """The channel's open incidents, with a permalink to each thread (asked of Slack)."""
+    incidents = await services.incidents.open_in_channel(team, channel)
+    links: dict[str, str] = {}
+    pending: dict[str, int] = {}
+    for incident in incidents[:MAX_LISTED_INCIDENTS]:
+        approvals = await services.approvals.pending_in_thread(channel, incident.thread_ts)
+        pending[incident.thread_ts] = len(approvals)
+        answer = await services.slack.chat_getPermalink(
+            channel=channel, message_ts=incident.thread_ts
+        )
+        if answer.get("permalink"):
+            links[incident.thread_ts] = answer["permalink"]
+    return render_incidents(incidents, links, pending)
+
+
+async def audit_log(services: Services, user_id: str, count: int) -> Message:
+    decision = await services.policy.may_see_audit(user_id)
+    if not decision.allowed:
+        return render_notice(decision.reason)
+    entries = await services.approvals.audit.recent(min(count, AUDIT_MAX))
+    return render_audit(entries)
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+async def run_hunt(services: Services, request_id: str) -> None:
+    """The job: check access again, wait for the tenant's quota, run, store, post."""
+    s = services
+    request = await s.hunt_requests.load(request_id)
+    if request is None:
+        log.warning("hunt request %s expired before it ran", request_id)
+        return
+    if await s.results.exists(request.id):
+        # Redelivered: it ran already. Post only if the first delivery died before posting.
+        meta = await s.results.meta(request.id)
+        if meta.message_ts is None:
+            await _post_results(s, request, meta, await s.results.rows(meta.id, 0, PAGE_ROWS))
+        return
+    decision = await s.access.check(request.user_id, request.channel_id)
+    if not decision.allowed:
+        await tell_requester(s, request, decision.reason)
+        return
+    try:
+        hunt = s.catalog.get(request.hunt)
+        rendered = hunt.render(request.arguments)
+    except HuntBotError as exc:
+        await tell_requester(s, request, exc.message, exc.hint)
+        return
+    await _wait_for_quota(s, request)
+    started, clock = now(), time.perf_counter()
+    try:
+        backend = await s.backend()
+        result = await backend.run_query(rendered.kql)
+    except HuntBotError as exc:
+        await tell_requester(s, request, f"The hunt {request.hunt} failed: {exc.message}", exc.hint)
+        return
+    lookback = next(
+        (
+            display_value(rendered.values[p.name])
+            for p in hunt.parameters
+            if p.type is ParamType.TIMESPAN and p.name == "lookback"
+        ),
+        None,
+    )
+    meta = StoredResult(
+        id=request.id,
+        hunt=hunt.name,
+        title=hunt.title,
+        arguments=request.arguments,
+        parameters=rendered.describe_values(),
+        requested_by=request.user_id,
+        team=request.team_id,
+        channel=request.channel_id,
+        backend=backend.name,
+        started_at=started,
+        seconds=time.perf_counter() - clock,
+        columns=result.columns,
+        display_columns=list(hunt.columns),
+        entity_kinds=hunt.entities.kinds,
+        entity_columns={kind: list(getattr(hunt.entities, kind)) for kind in hunt.entities.kinds},
+        sender_copy_possible=hunt.source_table in SENDER_COPY_TABLES
+        and "SenderFromAddress" in (hunt.entities.email or ()),
+        row_count=result.row_count,
+        truncated=result.truncated,
+        lookback=lookback,
+    )
+    await s.results.save(meta, result)
+    await _post_results(s, request, meta, result.rows[:PAGE_ROWS])
+
+
+async def _wait_for_quota(services: Services, request: HuntRequest) -> None:
+    told: int | None = None
+    try:
+        while wait := await services.quota.acquire(request.id):
+            if wait.position != told:
+                told = wait.position
+                await tell_requester(
+                    services,
+                    request,
+                    f"The tenant's hunting quota is used up for the moment: {request.hunt} is "
+                    f"number {wait.position} in the queue and should start in about "
+                    f"{wait.seconds:.0f}s.",
+                )
+            await asyncio.sleep(min(wait.seconds, 5.0))
+    except BaseException:
+        # A hunt that fails (or whose worker stops) while queued must not hold up the others.
+        await asyncio.shield(services.quota.leave(request.id))
+        raise
+
+
+async def _post_results(
+    services: Services, request: HuntRequest, meta: StoredResult, first_page: list[dict[str, Any]]
+) -> None:
+    s = services
+    message = render_results(meta, first_page, 1)
+    await s.pacer.wait_turn(request.channel_id)
+    try:
+        posted = await s.slack.chat_postMessage(
+            channel=request.channel_id,
+            thread_ts=request.thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        hint = (
+            "Invite the bot to this channel (/invite @hunt-bot) and run it again."
+            if error in {"not_in_channel", "channel_not_found"}
+            else f"Slack answered {error}; try again, or export from another channel."
+        )
+        await tell_requester(s, request, "The results could not be posted here.", hint)
+        return
+    meta.message_ts = posted["ts"]
+    meta.thread_ts = request.thread_ts or posted["ts"]
+    await s.results.update_meta(meta)
+    # The results' thread is the incident: opened by the first hunt, recording every one.
+    where = (request.team_id, request.channel_id, meta.thread_ts)
+    await s.incidents.open_or_get(*where, title=meta.title, owner=request.user_id)
+    await s.incidents.record_hunt(
+        *where, hunt=meta.hunt, result_id=meta.id, user=request.user_id, rows=meta.row_count
+    )
+
+
+async def export_csv(services: Services, result_id: str, user_id: str) -> None:
+    """The job: every row as CSV (formula cells defused), uploaded into the results' thread."""
+    s = services
+    try:
+        meta, result = await s.results.as_result(result_id)
+    except HuntBotError as exc:
+        # Expired between the click (which checked) and now: too rare to find the person's channel.
+        log.info("export of %s: %s", result_id, exc.message)
+        return
+    content = to_csv(result, for_spreadsheets=True)
+    await s.pacer.wait_turn(meta.channel)
+    try:
+        await s.slack.files_upload_v2(
+            channel=meta.channel,
+            thread_ts=meta.thread_ts,
+            filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",
+            title=f"{meta.hunt} — {meta.row_count:,} rows",
+            content=content,
+            initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
+            f"{meta.row_count:,} rows{' (truncated at 100,000)' if meta.truncated else ''}.",
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        hint = (
+            "Invite the bot to this channel (/invite @hunt-bot) and export again."
+            if error in {"not_in_channel", "channel_not_found"}
+            else f"Slack answered {error}; try again in a moment."
+        )
+        message = render_notice("The CSV export could not be shared here.", hint)
+        await tell_user(s.slack, meta.channel, user_id, message)
+
+
+async def tell_requester(
+    services: Services, request: HuntRequest, text: str, hint: str | None = None
+) -> None:
+    """A private answer to whoever asked for the hunt, where they asked."""
+    await tell_user(
+        services.slack,
+        request.channel_id,
+        request.user_id,
+        render_notice(text, hint),
+        request.response_url,
+    )

@@ -1,0 +1,75 @@
+"""What every flow, listener and job is handed: the process's stores and clients, built once.
+
+`bot.app` (the composition root) builds it; everything else only receives it. It knows no flow,
+listener or job, so importing it never pulls in the rest of the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import HuntAccess
+from bot.config import Settings
+from bot.defender.actions import RemediationBackend, open_remediation
+from bot.defender.backends import open_backend
+from bot.defender.results import HuntingBackend
+from bot.hunts import Catalog
+from bot.policy import ApprovalPolicy
+from bot.queue import JobQueue
+from bot.state.approvals import ApprovalStore
+from bot.state.cards import CardLocations
+from bot.state.drafts import Drafts
+from bot.state.hunt_requests import HuntRequests
+from bot.state.incidents import IncidentStore
+from bot.state.pacing import ChannelPacer
+from bot.state.quota import HuntingQuota
+from bot.state.redis import RedisConnection
+from bot.state.results import ResultStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: RedisConnection
+    catalog: Catalog
+    slack: AsyncWebClient
+    results: ResultStore
+    hunt_requests: HuntRequests
+    quota: HuntingQuota
+    pacer: ChannelPacer
+    access: HuntAccess
+    policy: ApprovalPolicy
+    approvals: ApprovalStore
+    drafts: Drafts
+    cards: CardLocations
+    incidents: IncidentStore
+    queue: JobQueue
+    bot_user_id: str = ""
+    _backend: HuntingBackend | None = None
+    _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _remediation: RemediationBackend | None = None
+
+    async def backend(self) -> HuntingBackend:
+        """Opened on first use, in the process that runs hunts (the lab allows one process)."""
+        async with self._backend_lock:
+            if self._backend is None:
+                self._backend = await asyncio.to_thread(open_backend, self.settings)
+            return self._backend
+
+    async def remediation(self) -> RemediationBackend:
+        """Graph + Defender for Endpoint, or the lab acting on its own data (same DuckDB file)."""
+        if self._remediation is None:
+            lab = await self.backend() if self.settings.hunt_backend == "lab" else None
+            self._remediation = open_remediation(self.settings, lab=lab)  # type: ignore[arg-type]
+        return self._remediation
+
+    async def aclose(self) -> None:
+        if self._remediation is not None:
+            await self._remediation.aclose()
+        if self._backend is not None:
+            await self._backend.aclose()
+        await self.queue.broker.shutdown()
+        await self.redis.aclose()

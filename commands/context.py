@@ -1,0 +1,403 @@
+"""The one road every Slack request takes into the bot: typed facts, who may press what, and one
+error boundary.
+
+`Listeners` is the only way to register a listener. Each registration names who may use the
+control (`Who`); the context checks it before any flow runs. Whatever goes wrong is answered where
+the person is looking: in the command's own answer, next to a modal's field, in the modal itself,
+or privately in the channel; anything unexpected gets an error id, logged once with that id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import FieldErrors, HuntBotError
+from bot.flows.permissions import Press, Who, check
+from bot.services import Services
+from bot.slack.blocks import Message, render_markup_notice, render_notice, render_notice_view
+from bot.slack.delivery import tell_user
+
+log = logging.getLogger(__name__)
+
+# Set on every function the boundary hands to Bolt, so a test can prove none goes around it.
+BOUNDARY_MARK = "__hunt_bot_boundary__"
+# What an ack-time step hands to the after-ack step (Bolt copies the context into lazy requests).
+CARRY = "hunt_bot_carry"
+
+
+class Kind(StrEnum):
+    COMMAND = "command"
+    ACTION = "action"
+    VIEW = "view"
+    EVENT = "event"
+
+
+class PayloadError(HuntBotError):
+    """A payload without what its kind always carries: nothing can run, the sender is told."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The facts of a payload that listeners and rules rely on, parsed once."""
+
+    kind: Kind
+    control: str  # command, action id, view callback id or event type
+    user: str
+    user_name: str = ""
+    team: str = ""
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    value: str = ""  # a button's value
+    trigger_id: str | None = None
+    response_url: str | None = None
+    text: str = ""  # a command's or a mention's text
+    view: dict[str, Any] = field(default_factory=dict)  # a submitted view
+    metadata: dict[str, Any] = field(default_factory=dict)  # JSON value or private_metadata
+    event_id: str = ""
+    from_bot: bool = False  # an event a bot (this one included) caused
+
+    @property
+    def shown_to(self) -> str | None:
+        shown = self.metadata.get("shown_to")
+        return shown if isinstance(shown, str) else None
+
+    def field_value(self, block: str, element: str) -> dict[str, Any]:
+        """A submitted input's state: {} when the block is not there."""
+        values = (self.view.get("state") or {}).get("values") or {}
+        found = (values.get(block) or {}).get(element)
+        return found if isinstance(found, dict) else {}
+
+
+def _object(text: str) -> dict[str, Any]:
+    if not text.startswith("{"):
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def parse_facts(kind: Kind, body: dict[str, Any]) -> Facts:
+    """The facts of one payload; PayloadError when it lacks what Slack always sends."""
+    try:
+        if kind is Kind.COMMAND:
+            return Facts(
+                kind=kind,
+                control=str(body["command"]),
+                user=str(body["user_id"]),
+                user_name=str(body.get("user_name") or ""),
+                team=str(body.get("team_id") or ""),
+                channel=str(body["channel_id"]),
+                text=str(body.get("text") or ""),
+                trigger_id=body.get("trigger_id"),
+                response_url=body.get("response_url"),
+            )
+        person = body["user"]
+        team = (body.get("team") or {}).get("id") or person.get("team_id") or ""
+        name = person.get("username") or person.get("name") or ""
+        if kind is Kind.ACTION:
+            action = body["actions"][0]
+            container = body.get("container") or {}
+            value = str(action.get("value") or "")
+            return Facts(
+                kind=kind,
+                control=str(action["action_id"]),
+                user=str(person["id"]),
+                user_name=name,
+                team=team,
+                channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+                message_ts=container.get("message_ts"),
+                thread_ts=container.get("thread_ts"),
+                value=value,
+                metadata=_object(value),
+                trigger_id=body.get("trigger_id"),
+                response_url=body.get("response_url"),
+            )
+        if kind is Kind.VIEW:
+            view = body["view"]
+            metadata = _object(str(view.get("private_metadata") or ""))
+            return Facts(
+                kind=kind,
+                control=str(view["callback_id"]),
+                user=str(person["id"]),
+                user_name=name,
+                team=team,
+                channel=metadata.get("channel")
+                if isinstance(metadata.get("channel"), str)
+                else None,
+                view=view,
+                metadata=metadata,
+            )
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise PayloadError(
+            "That request was missing something Slack always sends, so nothing was done.",
+            hint="Try again; if it keeps happening, tell whoever runs the bot.",
+        ) from exc
+    raise ValueError(f"events are parsed with parse_event, not {kind}")
+
+
+def parse_event(body: dict[str, Any]) -> Facts:
+    """An event's facts; a person without a channel is answered in their DM with the bot."""
+    event = body.get("event") or {}
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        raise PayloadError("An event without a user: nobody to answer.")
+    return Facts(
+        kind=Kind.EVENT,
+        control=str(event.get("type") or ""),
+        user=user,
+        team=str(event.get("team") or body.get("team_id") or ""),
+        channel=event.get("channel") if isinstance(event.get("channel"), str) else None,
+        message_ts=event.get("ts"),
+        thread_ts=event.get("thread_ts") or event.get("ts"),
+        text=str(event.get("text") or ""),
+        event_id=str(body.get("event_id") or ""),
+        from_bot=bool(event.get("bot_id")),
+    )
+
+
+@dataclass
+class Context:
+    """One request in the bot: its facts, the process's services, and how to answer."""
+
+    facts: Facts
+    services: Services
+    carry: Any = None  # what the ack-time step leaves for the after-ack step (JSON-able)
+
+    def press(self) -> Press:
+        f = self.facts
+        return Press(
+            user=f.user,
+            team=f.team,
+            channel=f.channel,
+            control=f.control,
+            subject=str(f.metadata.get("subject") or f.value),
+            shown_to=f.shown_to,
+        )
+
+    async def show_in_modal(self, title: str, message: Message) -> None:
+        """Replace the submitted modal's content (it stays open) with `message`."""
+        await self.services.slack.views_update(
+            view_id=str(self.facts.view.get("id")), view=render_notice_view(title, message)
+        )
+
+    async def tell(self, message: Message) -> None:
+        """Privately, where the person is: the response URL, else an ephemeral (or their DM)."""
+        f = self.facts
+        await tell_user(self.services.slack, f.channel, f.user, message, f.response_url)
+
+
+def failure_message(exc: BaseException, where: str) -> Message:
+    """What the person sees when something fails; unexpected failures get an error id."""
+    if isinstance(exc, HuntBotError):
+        return render_notice(exc.message, exc.hint)
+    if isinstance(exc, RedisError):
+        log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)
+        return render_notice(
+            "The bot cannot reach its state store (Redis) just now, so nothing was done.",
+            "Try again in a minute; if it keeps happening, tell whoever runs the bot.",
+        )
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error", "unknown_error")
+        log.warning("%s: Slack answered %s", where, error)
+        return render_notice(f"Slack refused what I tried to do ({error}).", "Try again.")
+    error_id = uuid.uuid4().hex[:8]
+    log.error("%s failed (error id %s)", where, error_id, exc_info=exc)
+    return render_notice(
+        f"Something went wrong on our side (error id {error_id}).",
+        "Try again; if it keeps happening, give the error id to whoever runs the bot.",
+    )
+
+
+CommandAnswer = Callable[[Context], Awaitable[Message]]
+Step = Callable[[Context], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ViewAnswer:
+    """How a view submission is acknowledged: close the modal, or show `view` in it."""
+
+    view: dict[str, Any] | None = None  # None: close the modal
+    carry: Any = None  # for the after-ack step
+
+
+ViewSubmit = Callable[[Context], Awaitable[ViewAnswer]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: Kind
+    control: str
+    who: Who
+
+
+class Listeners:
+    """Registers every listener inside the boundary, with its rule; nothing else may."""
+
+    def __init__(self, app: AsyncApp, services: Services) -> None:
+        self._app = app
+        self._services = services
+        self.registered: list[Registration] = []
+
+    def _declare(self, kind: Kind, control: str, who: Who) -> None:
+        if any(r.kind is kind and r.control == control for r in self.registered):
+            raise ValueError(f"{kind} {control} is registered twice")
+        self.registered.append(Registration(kind, control, who))
+
+    def _context(self, facts: Facts) -> Context:
+        return Context(facts, self._services)
+
+    async def _allowed(self, ctx: Context, who: Who) -> bool:
+        verdict = await check(self._services, who, ctx.press())
+        if not verdict.allowed:
+            await ctx.tell(
+                render_markup_notice(verdict.reason, verdict.hint, fallback="Not yours to press.")
+            )
+        return verdict.allowed
+
+    def command(
+        self, name: str, who: Who, answer: CommandAnswer, after: Step | None = None
+    ) -> None:
+        """A slash command: answered privately in its ack; `after` runs once acked."""
+        self._declare(Kind.COMMAND, name, who)
+
+        async def ack_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+            try:
+                ctx = self._context(parse_facts(Kind.COMMAND, body))
+                if not await self._allowed(ctx, who):
+                    await ack()
+                    return
+                message = await answer(ctx)
+            except Exception as exc:
+                message = failure_message(exc, name)
+            await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+        lazy = [self._after(Kind.COMMAND, name, after)] if after else []
+        self._app.command(name)(ack=_marked(ack_command), lazy=lazy)
+
+    def action(self, action_id: str, who: Who, then: Step) -> None:
+        """A button: acked at once; who pressed it is checked, then `then` runs."""
+        self._declare(Kind.ACTION, action_id, who)
+
+        async def ack_action(ack: AsyncAck) -> None:
+            await ack()
+
+        self._app.action(action_id)(
+            ack=_marked(ack_action), lazy=[self._after(Kind.ACTION, action_id, then, who)]
+        )
+
+    def view(
+        self, callback_id: str, who: Who, submit: ViewSubmit, then: Step | None = None
+    ) -> None:
+        """A modal's submission: checked and answered in the ack (errors, a new view, or close);
+        `then` runs after, answering in the modal if it stays open, else privately."""
+        self._declare(Kind.VIEW, callback_id, who)
+
+        async def ack_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+            try:
+                ctx = self._context(parse_facts(Kind.VIEW, body))
+                verdict = await check(self._services, who, ctx.press())
+                if not verdict.allowed:
+                    notice = render_markup_notice(
+                        verdict.reason, verdict.hint, fallback="Not yours to answer."
+                    )
+                    await ack(
+                        response_action="update", view=render_notice_view("Not yours", notice)
+                    )
+                    return
+                answer = await submit(ctx)
+            except FieldErrors as exc:
+                await ack(response_action="errors", errors=exc.errors)
+                return
+            except Exception as exc:
+                message = failure_message(exc, callback_id)
+                await ack(response_action="update", view=render_notice_view("Not done", message))
+                return
+            context[CARRY] = {"carry": answer.carry, "open": answer.view is not None}
+            if answer.view is None:
+                await ack(response_action="clear")
+            else:
+                await ack(response_action="update", view=answer.view)
+
+        lazy = [self._after(Kind.VIEW, callback_id, then)] if then else []
+        self._app.view(callback_id)(ack=_marked(ack_view), lazy=lazy)
+
+    def event(self, event_type: str, who: Who, then: Step) -> None:
+        self._declare(Kind.EVENT, event_type, who)
+
+        async def ack_event(ack: AsyncAck) -> None:
+            await ack()
+
+        async def after_event(body: dict[str, Any]) -> None:
+            try:
+                facts = parse_event(body)
+            except PayloadError as exc:
+                log.warning("%s event dropped: %s", event_type, exc.message)  # no one to tell
+                return
+            await self._run(self._context(facts), then, who, event_type)
+
+        after_event.__name__ = f"after_{event_type}"
+        self._app.event(event_type)(ack=_marked(ack_event), lazy=[_marked(after_event)])
+
+    def _after(self, kind: Kind, control: str, step: Step, who: Who | None = None) -> Any:
+        """The after-ack step, inside the boundary (Bolt never sees its errors)."""
+
+        async def after_ack(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            try:
+                facts = parse_facts(kind, body)
+            except PayloadError as exc:
+                await _tell_what_we_can(self._services, body, render_notice(exc.message, exc.hint))
+                return
+            ctx = self._context(facts)
+            carried = context.get(CARRY) or {}
+            ctx.carry = carried.get("carry")
+            await self._run(ctx, step, who, control, modal_open=bool(carried.get("open")))
+
+        after_ack.__name__ = f"after_{control}".replace(".", "_").replace("/", "")
+        return _marked(after_ack)
+
+    async def _run(
+        self, ctx: Context, step: Step, who: Who | None, where: str, *, modal_open: bool = False
+    ) -> None:
+        try:
+            if who is not None and not await self._allowed(ctx, who):
+                return
+            await step(ctx)
+        except Exception as exc:
+            message = failure_message(exc, where)
+            try:
+                if modal_open and ctx.facts.view.get("id"):
+                    await ctx.show_in_modal("Not done", message)
+                else:
+                    await ctx.tell(message)
+            except Exception:
+                log.exception("%s: could not tell %s what went wrong", where, ctx.facts.user)
+
+
+async def _tell_what_we_can(services: Services, body: dict[str, Any], message: Message) -> None:
+    """A payload too broken to parse: answer whoever it names, if it names anyone."""
+    person = body.get("user") or {}
+    user = person.get("id") if isinstance(person, dict) else body.get("user_id")
+    if isinstance(user, str) and user:
+        channel = (
+            (body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else None
+        )
+        await tell_user(services.slack, channel, user, message, body.get("response_url"))
+
+
+def _marked(function: Any) -> Any:
+    setattr(function, BOUNDARY_MARK, True)
+    return function
