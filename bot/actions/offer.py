@@ -24,6 +24,7 @@ from bot.errors import BadArgument
 
 # Only these tables carry a sender's copy to act on (microsoft-apis.md §6).
 SENDER_COPY_TABLES = ("EmailEvents", "EmailPostDeliveryEvents")
+# Only mail sent from inside the organisation has a sender's copy Defender can act on.
 INTERNAL_DIRECTIONS = ("Intra-org", "Outbound")
 
 

@@ -133,11 +133,3 @@ def check_capabilities(
         statuses.append(CapabilityStatus(cap, availability))
     return statuses
 
-
-def required_permissions() -> dict[Resource, list[str]]:
-    """The minimum application permissions of the app registration, per resource."""
-    needed: dict[Resource, list[str]] = {resource: [] for resource in Resource}
-    for cap in CAPABILITIES:
-        if cap.permission not in needed[cap.resource]:
-            needed[cap.resource].append(cap.permission)
-    return needed

@@ -21,11 +21,9 @@ from bot.actions.model import (
     Target,
     TargetOutcome,
 )
+from bot.actions.offer import INTERNAL_DIRECTIONS
 from bot.actions.registry import ACTIONS
 from bot.defender.permissions import CAPABILITIES, Capability
-
-# Only mail sent from inside the organisation has a sender's copy Defender can act on.
-SENDERS_COPY_DIRECTIONS = frozenset({"Intra-org", "Outbound"})
 
 # The `type` Defender gives an automated investigation's outcome here (it is not a MachineAction).
 INVESTIGATION = "Investigation"
@@ -135,7 +133,7 @@ def scope_of(spec: ApprovalSpec) -> str | None:
 def senders_copy_applies(spec: ApprovalSpec, target: Target) -> bool:
     return (
         spec.options.remediate_senders_copy
-        and getattr(target, "direction", None) in SENDERS_COPY_DIRECTIONS
+        and getattr(target, "direction", None) in INTERNAL_DIRECTIONS
     )
 
 

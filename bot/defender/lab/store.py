@@ -37,10 +37,6 @@ class LabSummary:
     rows: dict[str, int]  # per table
     seconds: float
 
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
-
 
 def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSummary:
     """(Re)create the lab file at `path`: the documented tables, planted scenarios, noise.
