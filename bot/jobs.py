@@ -13,6 +13,7 @@ from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
 from bot.defender.capabilities import current_capabilities
+from bot.errors import HuntBotError
 from bot.flows import approvals, hunts
 from bot.queue import JobName
 from bot.services import Services
@@ -86,7 +87,11 @@ async def _housekeeping(services: Services) -> None:
 
 async def record_capabilities(services: Services) -> None:
     """What the app registration may do, for the Take actions modal (read at worker start)."""
-    found = await current_capabilities(services.settings)
+    try:
+        found = await current_capabilities(services.settings, tokens=services.microsoft.tokens)
+    except HuntBotError as exc:  # e.g. an app-registration setting missing: unknown, say so
+        log.warning("cannot read the app's capabilities: %s", exc.message)
+        return
     if found is not None:
         await save_capabilities(services.redis.client, found)
 

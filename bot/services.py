@@ -15,6 +15,7 @@ from bot.access import HuntAccess
 from bot.config import Settings
 from bot.defender.actions import RemediationBackend, open_remediation
 from bot.defender.backends import open_backend
+from bot.defender.clients import MicrosoftClients
 from bot.defender.results import HuntingBackend
 from bot.hunts import Catalog
 from bot.policy import ApprovalPolicy
@@ -51,19 +52,30 @@ class Services:
     _backend: HuntingBackend | None = None
     _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _remediation: RemediationBackend | None = None
+    # One token cache for the whole process: hunting, remediation and capabilities share it.
+    microsoft: MicrosoftClients = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.microsoft = MicrosoftClients(self.settings)
 
     async def backend(self) -> HuntingBackend:
         """Opened on first use, in the process that runs hunts (the lab allows one process)."""
         async with self._backend_lock:
             if self._backend is None:
-                self._backend = await asyncio.to_thread(open_backend, self.settings)
+                self._backend = await asyncio.to_thread(
+                    open_backend, self.settings, tokens=self.microsoft.tokens
+                )
             return self._backend
 
     async def remediation(self) -> RemediationBackend:
         """Graph + Defender for Endpoint, or the lab acting on its own data (same DuckDB file)."""
         if self._remediation is None:
             lab = await self.backend() if self.settings.hunt_backend == "lab" else None
-            self._remediation = open_remediation(self.settings, lab=lab)  # type: ignore[arg-type]
+            self._remediation = open_remediation(
+                self.settings,
+                tokens=self.microsoft.tokens,
+                lab=lab,  # type: ignore[arg-type]
+            )
         return self._remediation
 
     async def aclose(self) -> None:
@@ -71,5 +83,6 @@ class Services:
             await self._remediation.aclose()
         if self._backend is not None:
             await self._backend.aclose()
+        await self.microsoft.aclose()
         await self.queue.broker.shutdown()
         await self.redis.aclose()
