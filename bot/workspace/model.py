@@ -255,9 +255,13 @@ class Workspace:
         return next((u for u in self.users.values() if u.name == name), None)
 
     def channel_by_ref(self, ref: str) -> Channel | None:
-        """A channel by id, by name, or by #name, as chat.postMessage accepts them."""
+        """A channel by id, by name, or by #name, as chat.postMessage accepts them; a person's
+        user id is their DM with the bot (the app's Messages tab), opened on first use."""
         if ref in self.channels:
             return self.channels[ref]
+        if ref in self.users and ref != BOT_USER_ID:
+            dm = Channel(f"D{ref}", f"dm-{self.users[ref].name}", [ref, BOT_USER_ID])
+            return self.channels.setdefault(dm.id, dm)
         name = ref.removeprefix("#")
         return next((c for c in self.channels.values() if c.name == name), None)
 

@@ -1,0 +1,170 @@
+"""Who may press what: every action id and view callback the app registers has one rule, checked
+before any flow runs; a press by someone else is refused privately and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import start_services
+from bot.flows.permissions import Who
+from bot.slack.ids import (
+    INPUT_ELEMENT,
+    ApprovalAction,
+    HandoffView,
+    IncidentAction,
+    ResultsAction,
+    TakeActionsView,
+)
+from bot.state.approval_records import ApprovalState
+from bot.workspace.model import TEAM_ID
+from commands import register_all
+from commands.context import BOUNDARY_MARK
+from tests.slack.bot_under_test import soc_bot
+
+# The rule each control is meant to have. A control registered without a row here fails below.
+RULES: dict[str, Who] = {
+    "/hunt": Who.ANYONE,
+    "app_mention": Who.ANYONE,
+    ResultsAction.PREVIOUS: Who.IN_CHANNEL,
+    ResultsAction.NEXT: Who.IN_CHANNEL,
+    ResultsAction.EXPORT: Who.IN_CHANNEL,
+    ResultsAction.RERUN: Who.IN_CHANNEL,
+    ResultsAction.TAKE_ACTIONS: Who.IN_CHANNEL,
+    ApprovalAction.APPROVE: Who.APPROVER,
+    ApprovalAction.REJECT: Who.APPROVER,
+    IncidentAction.TAKE_OVER: Who.IN_CHANNEL,
+    IncidentAction.HAND_OFF: Who.OWNER,
+    IncidentAction.CLOSE_AND_CANCEL: Who.SHOWN_TO,
+    IncidentAction.KEEP_OPEN: Who.SHOWN_TO,
+    TakeActionsView.CHOOSE: Who.SHOWN_TO,
+    TakeActionsView.CONFIRM: Who.SHOWN_TO,
+    HandoffView.CALLBACK: Who.SHOWN_TO,
+}
+
+
+async def test_every_listener_is_inside_the_boundary_and_every_control_has_its_rule(settings):
+    services = await start_services(settings)
+    try:
+        app = AsyncApp(token="xoxb-test", request_verification_enabled=False)
+        listeners = register_all(app, services)
+    finally:
+        await services.aclose()
+    registered = {r.control: r.who for r in listeners.registered}
+    assert registered == RULES
+    # Every id a Slack builder can put on a button or modal is handled.
+    for ids in (ResultsAction, ApprovalAction, IncidentAction, TakeActionsView):
+        assert {str(i) for i in ids} <= set(registered), ids
+    assert HandoffView.CALLBACK in registered
+    # Nothing reached Bolt except through the boundary.
+    bolt_listeners = app._async_listeners
+    assert len(bolt_listeners) == len(listeners.registered)
+    for listener in bolt_listeners:
+        for function in [listener.ack_function, *listener.lazy_functions]:
+            assert getattr(function, BOUNDARY_MARK, False), function
+
+
+async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(settings):
+    async with soc_bot(settings, hunt_allowed_users=("U0ALICE", "U0BOB", "U0CAROL")) as bot:
+        await bot.run(
+            "/hunt spam-emails",
+            "click Take actions",
+            "fill Action=Hard delete",
+            "fill Rows=1",
+            "fill Description=phish campaign",
+            "submit",
+        )
+        results = bot.messages_with("Take actions")[0]
+        result_id = next(
+            e["value"]
+            for b in results.blocks
+            for e in b.get("elements", [])
+            if e.get("action_id") == ResultsAction.EXPORT
+        )
+        confirm = bot.slack.workspace.top_view("U0ALICE")
+        assert confirm is not None
+        metadata = json.loads(confirm.spec["private_metadata"])
+
+        # Bob submits Alice's confirmation: refused in the modal, and her draft is still there.
+        answer = await bot.submit_view("bob", TakeActionsView.CONFIRM, metadata, {})
+        assert answer.status == 200
+        assert "Only <@U0ALICE> can answer this" in answer.text
+        assert not await bot.services.approvals.in_thread("C0SOC", results.ts)
+        answer = await bot.submit_view(
+            "bob",
+            TakeActionsView.CHOOSE,
+            {"result": result_id, "thread": results.ts, "shown_to": "U0ALICE"},
+            {},
+        )
+        assert "Only <@U0ALICE> can answer this" in answer.text
+
+        await bot.run("submit", "as @carol", "@hunt-bot close contained", "@hunt-bot status")
+        (approval,) = await bot.services.approvals.in_thread("C0SOC", results.ts)
+        question = bot.messages_with("Close it and cancel them")[0]
+        asked = next(
+            e["value"]
+            for b in question.blocks
+            for e in b.get("elements", [])
+            if e.get("action_id") == IncidentAction.CLOSE_AND_CANCEL
+        )
+        status = bot.messages_with("Take over")[-1]
+
+        presses = [
+            ("dave", results, ResultsAction.PREVIOUS, f"{result_id}:1", "not on the list"),
+            ("dave", results, ResultsAction.NEXT, f"{result_id}:2", "not on the list"),
+            ("dave", results, ResultsAction.EXPORT, result_id, "not on the list"),
+            ("dave", results, ResultsAction.RERUN, result_id, "not on the list"),
+            ("dave", results, ResultsAction.TAKE_ACTIONS, result_id, "not on the list"),
+            ("dave", status, IncidentAction.TAKE_OVER, results.ts, "not on the list"),
+            ("dave", status, ApprovalAction.APPROVE, approval.id, "not an approver"),
+            ("alice", status, ApprovalAction.APPROVE, approval.id, "your vote cannot count"),
+            ("dave", status, ApprovalAction.REJECT, approval.id, "not an approver"),
+            ("bob", status, IncidentAction.HAND_OFF, results.ts, "Only the incident's owner"),
+            ("bob", question, IncidentAction.CLOSE_AND_CANCEL, asked, "Only <@U0CAROL>"),
+            ("bob", question, IncidentAction.KEEP_OPEN, asked, "Only <@U0CAROL>"),
+        ]
+        pressed = {press[2] for press in presses}
+        assert pressed | {str(v) for v in (*TakeActionsView, HandoffView.CALLBACK)} >= {
+            c for c in RULES if c not in ("/hunt", "app_mention")
+        }
+        for user, message, action_id, value, says in presses:
+            answer, before = await bot.press(user, message, action_id, value)
+            assert answer.status == 200, action_id
+            told = await bot.told(user, before)
+            assert says in told, (action_id, told)
+            await bot.slack.calls.quiet(period=0.3)
+            changed = [
+                c.method
+                for c in bot.calls[before:]
+                if c.method
+                in ("chat.update", "views.open", "files.getUploadURLExternal", "chat.postMessage")
+            ]
+            assert not changed, (action_id, changed)
+
+        answer = await bot.submit_view(
+            "bob",
+            HandoffView.CALLBACK,
+            {"team": "T0LOCAL", "channel": "C0SOC", "thread": results.ts, "shown_to": "U0ALICE"},
+            {HandoffView.TO_BLOCK: {INPUT_ELEMENT: {"selected_user": "U0BOB"}}},
+        )
+        assert "Only <@U0ALICE> can answer this" in answer.text
+
+        # Nothing changed: the approval waits, the incident is Alice's and open.
+        after = await bot.services.approvals.get(approval.id)
+        assert after is not None and after.state is ApprovalState.PENDING and after.approvals == 0
+        incident = await bot.services.incidents.get(TEAM_ID, "C0SOC", results.ts)
+        assert incident is not None and incident.owner == "U0ALICE" and incident.is_open
+
+        # Carol answers her own question: her reason is kept, the cancel is hers.
+        await bot.run("click Cancel them and close")
+        incident = await bot.services.incidents.get(TEAM_ID, "C0SOC", results.ts)
+        assert incident is not None and not incident.is_open
+        assert incident.close_reason == "contained"
+        cancelled = await bot.services.approvals.get(approval.id)
+        assert cancelled is not None and cancelled.state is ApprovalState.CANCELLED
+        assert cancelled.decided_by == "U0CAROL"
+        refusals = [
+            e for e in await bot.services.approvals.audit.recent(100) if e.event == "refused"
+        ]
+        assert len(refusals) >= len(presses)
