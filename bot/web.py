@@ -1,8 +1,9 @@
 """The HTTP edge: POST /slack/events and GET /healthz.
 
-Slack's signature and timestamp are checked on the raw bytes before anything parses them, and
-the body is capped: whatever a caller sends, the answer is 401, 400 or 413, never a 500, and a
-refused request's body is never logged. Only then does Bolt parse and dispatch it.
+Slack's signature and timestamp are checked (slack_sdk's verifier, as Bolt uses) before anything
+parses the body, and the body is capped (a body that is not UTF-8 fails the check too). Whatever
+a caller sends, the answer is 401, 400 or 413, never a 500, and a refused request's body is never
+logged. Only then does Bolt parse and dispatch it.
 """
 
 from __future__ import annotations

@@ -279,12 +279,7 @@ async def _post_results(
             unfurl_media=False,
         )
     except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        hint = (
-            "Invite the bot to this channel (/invite @hunt-bot) and run it again."
-            if error in {"not_in_channel", "channel_not_found"}
-            else f"Slack answered {error}; try again, or export from another channel."
-        )
+        hint = _not_posted_hint(exc, "run it again", "try again, or export from another channel")
         await tell_requester(s, request, "The results could not be posted here.", hint)
         return
     meta.message_ts = posted["ts"]
@@ -320,14 +315,17 @@ async def export_csv(services: Services, result_id: str, user_id: str) -> None:
             f"{meta.row_count:,} rows{' (truncated at 100,000)' if meta.truncated else ''}.",
         )
     except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        hint = (
-            "Invite the bot to this channel (/invite @hunt-bot) and export again."
-            if error in {"not_in_channel", "channel_not_found"}
-            else f"Slack answered {error}; try again in a moment."
-        )
+        hint = _not_posted_hint(exc, "export again", "try again in a moment")
         message = render_notice("The CSV export could not be shared here.", hint)
         await tell_user(s.slack, meta.channel, user_id, message)
+
+
+def _not_posted_hint(exc: SlackApiError, again: str, otherwise: str) -> str:
+    """What to do when Slack would not take a post: usually, invite the bot."""
+    error = exc.response.get("error", "unknown_error")
+    if error in {"not_in_channel", "channel_not_found"}:
+        return f"Invite the bot to this channel (/invite @hunt-bot) and {again}."
+    return f"Slack answered {error}; {otherwise}."
 
 
 async def tell_requester(

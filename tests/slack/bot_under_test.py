@@ -53,6 +53,15 @@ class SocBot:
         assert soc is not None
         return [m for m in self.slack.workspace.channel_history(soc.id) if text in str(m.blocks)]
 
+    @staticmethod
+    def button_value(message: Message, action_id: str) -> str:
+        return next(
+            str(e["value"])
+            for b in message.blocks
+            for e in b.get("elements", [])
+            if e.get("action_id") == action_id
+        )
+
     async def press(
         self, user: str, message: Message, action_id: str, value: str
     ) -> tuple[BotAnswer, int]:

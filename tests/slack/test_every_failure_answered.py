@@ -32,12 +32,7 @@ async def test_approve_while_redis_is_down_tells_the_approver_nothing_was_done(
         async with soc_bot(own) as bot:
             await bot.run(*ASK_FOR_DELETE, "submit", "submit")
             card = bot.messages_with("Approve")[-1]
-            approval_id = next(
-                e["value"]
-                for b in card.blocks
-                for e in b.get("elements", [])
-                if e.get("action_id") == ApprovalAction.APPROVE
-            )
+            approval_id = bot.button_value(card, ApprovalAction.APPROVE)
             server.shutdown()  # Redis goes away
             answer, before = await bot.press("bob", card, ApprovalAction.APPROVE, approval_id)
             assert answer.status == 200
@@ -67,12 +62,7 @@ async def test_take_actions_on_expired_results_is_answered_not_a_500(settings):
     async with soc_bot(settings) as bot:
         await bot.run("/hunt spam-emails", "click Take actions")
         results = bot.messages_with("Take actions")[0]
-        result_id = next(
-            e["value"]
-            for b in results.blocks
-            for e in b.get("elements", [])
-            if e.get("action_id") == ResultsAction.EXPORT
-        )
+        result_id = bot.button_value(results, ResultsAction.EXPORT)
         await bot.services.redis.binary.delete(keys.result_meta(result_id))  # the TTL passes
         # Reviewing the open modal: answered in the modal.
         await bot.run("fill Action=Soft delete", "fill Description=phish")

@@ -76,12 +76,7 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             "submit",
         )
         results = bot.messages_with("Take actions")[0]
-        result_id = next(
-            e["value"]
-            for b in results.blocks
-            for e in b.get("elements", [])
-            if e.get("action_id") == ResultsAction.EXPORT
-        )
+        result_id = bot.button_value(results, ResultsAction.EXPORT)
         confirm = bot.slack.workspace.top_view("U0ALICE")
         assert confirm is not None
         metadata = json.loads(confirm.spec["private_metadata"])
@@ -102,12 +97,7 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
         await bot.run("submit", "as @carol", "@hunt-bot close contained", "@hunt-bot status")
         (approval,) = await bot.services.approvals.in_thread("C0SOC", results.ts)
         question = bot.messages_with("Close it and cancel them")[0]
-        asked = next(
-            e["value"]
-            for b in question.blocks
-            for e in b.get("elements", [])
-            if e.get("action_id") == IncidentAction.CLOSE_AND_CANCEL
-        )
+        asked = bot.button_value(question, IncidentAction.CLOSE_AND_CANCEL)
         status = bot.messages_with("Take over")[-1]
 
         presses = [
