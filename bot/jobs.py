@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import sys
 
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
@@ -15,9 +15,9 @@ from taskiq.api import run_receiver_task
 from bot.defender.capabilities import current_capabilities
 from bot.errors import HuntBotError
 from bot.flows import approvals, hunts
+from bot.flows.failures import failure_message
 from bot.queue import JobName
 from bot.services import Services
-from bot.slack.blocks import render_notice
 from bot.slack.delivery import tell_user
 from bot.state.capabilities import save_capabilities
 
@@ -99,11 +99,7 @@ async def record_capabilities(services: Services) -> None:
 async def _report_crash(
     services: Services, job: str, channel: str, user_id: str, response_url: str | None
 ) -> None:
-    """Anything unexpected: logged with an id the person can quote, and they are told."""
-    error_id = uuid.uuid4().hex[:8]
-    log.exception("%s failed (error id %s)", job, error_id)
-    message = render_notice(
-        f"Something went wrong on our side (error id {error_id}).",
-        "Try again; if it keeps happening, give the error id to whoever runs the bot.",
-    )
+    """Anything a job did not expect: the person who asked is told, as a listener would."""
+    exc = sys.exc_info()[1]
+    message = failure_message(exc if exc is not None else RuntimeError(job), job)
     await tell_user(services.slack, channel, user_id, message, response_url)

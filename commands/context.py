@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from bot.errors import FieldErrors, HuntBotError
+from bot.flows.failures import failure_message
 from bot.flows.permissions import Press, Who, check
 from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice, render_notice, render_notice_view
@@ -198,28 +196,6 @@ class Context:
         """Privately, where the person is: the response URL, else an ephemeral (or their DM)."""
         f = self.facts
         await tell_user(self.services.slack, f.channel, f.user, message, f.response_url)
-
-
-def failure_message(exc: BaseException, where: str) -> Message:
-    """What the person sees when something fails; unexpected failures get an error id."""
-    if isinstance(exc, HuntBotError):
-        return render_notice(exc.message, exc.hint)
-    if isinstance(exc, RedisError):
-        log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)
-        return render_notice(
-            "The bot cannot reach its state store (Redis) just now, so nothing was done.",
-            "Try again in a minute; if it keeps happening, tell whoever runs the bot.",
-        )
-    if isinstance(exc, SlackApiError):
-        error = exc.response.get("error", "unknown_error")
-        log.warning("%s: Slack answered %s", where, error)
-        return render_notice(f"Slack refused what I tried to do ({error}).", "Try again.")
-    error_id = uuid.uuid4().hex[:8]
-    log.error("%s failed (error id %s)", where, error_id, exc_info=exc)
-    return render_notice(
-        f"Something went wrong on our side (error id {error_id}).",
-        "Try again; if it keeps happening, give the error id to whoever runs the bot.",
-    )
 
 
 CommandAnswer = Callable[[Context], Awaitable[Message]]

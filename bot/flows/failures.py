@@ -1,0 +1,40 @@
+"""What a person is told when something fails, for listeners and jobs alike.
+
+A `HuntBotError` says what went wrong and what to do; Redis or Slack going away is said plainly;
+anything else is a bug: it gets an error id the person can quote, logged once with that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import HuntBotError
+from bot.slack.blocks import Message, render_notice
+
+log = logging.getLogger(__name__)
+
+
+def failure_message(exc: BaseException, where: str) -> Message:
+    """What the person sees when something fails; unexpected failures get an error id."""
+    if isinstance(exc, HuntBotError):
+        return render_notice(exc.message, exc.hint)
+    if isinstance(exc, RedisError):
+        log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)
+        return render_notice(
+            "The bot cannot reach its state store (Redis) just now, so nothing was done.",
+            "Try again in a minute; if it keeps happening, tell whoever runs the bot.",
+        )
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error", "unknown_error")
+        log.warning("%s: Slack answered %s", where, error)
+        return render_notice(f"Slack refused what I tried to do ({error}).", "Try again.")
+    error_id = uuid.uuid4().hex[:8]
+    log.error("%s failed (error id %s)", where, error_id, exc_info=exc)
+    return render_notice(
+        f"Something went wrong on our side (error id {error_id}).",
+        "Try again; if it keeps happening, give the error id to whoever runs the bot.",
+    )
