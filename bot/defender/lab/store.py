@@ -4,12 +4,28 @@ Generated data is timed relative to an *anchor* (the moment it was generated). T
 stored in `_hunt_bot_lab`; whenever the lab is opened, every datetime column moves forward by
 (now - anchor) and the anchor becomes now, so `ago(7d)` still finds last week's planted rows a
 month after the file was made.
+
+Sharing the file between processes: DuckDB lets many processes open a file read-only, or one
+read-write, and refuses the rest at once with an error naming the file and the holder's PID. So
+nobody keeps the file open: each hunt or action opens it for as long as it works (`opened`),
+under a lock file beside the database (`<file>.lock`, `flock`): shared to read, exclusive to
+write. A second lock (`<file>.lock-gate`) is a turnstile, held while waiting for the first, so a
+waiting writer is not starved by a stream of readers. Every wait is bounded (`LabBusy`). Being
+`flock` locks on a fresh descriptor each time, they order threads of one process as well as
+processes. A process that ignores them (an old bot, the duckdb CLI) still shows up as DuckDB's
+lock error, which is retried until the same deadline.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
+import random
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +38,16 @@ from bot.defender.lab.generate import DEFAULT_ROWS, generate_rows, load_rows
 from bot.defender.lab.schema import create_tables, load_schema
 from bot.errors import LabError
 
+log = logging.getLogger(__name__)
+
 META_TABLE = "_hunt_bot_lab"
 # Bumped when the generator changes what a lab holds, so an old file can be told apart.
 LAB_FORMAT = 1
 # Shifting rewrites every datetime column; below this drift it is not worth it.
 REBASE_THRESHOLD = timedelta(minutes=1)
+# How long a hunt or action waits for others to be done with the lab before giving up. Each
+# holds it for well under a second, so this is only reached when something is stuck.
+LAB_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,8 @@ def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSumm
     started = time.perf_counter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    # Its own name: two processes creating the lab at once must not share a half-made file.
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{random.getrandbits(32):08x}.partial")
     _remove_database(partial)
     anchor = datetime.now(UTC)
     generated = generate_rows(anchor=anchor, seed=seed, rows=rows)
@@ -66,8 +88,13 @@ def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSumm
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    _remove_database(path)
-    os.replace(partial, path)
+    try:
+        # Nobody is reading or writing the old file (or its WAL) while it is replaced.
+        with _locked(path, exclusive=True, deadline=time.monotonic() + LAB_WAIT_SECONDS):
+            _remove_database(path)
+            os.replace(partial, path)
+    finally:
+        _remove_database(partial)
     return LabSummary(path, seed, anchor, generated.counts(), time.perf_counter() - started)
 
 
@@ -111,9 +138,145 @@ def rebase(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> timed
     return shift
 
 
-
 def insert_row(con: duckdb.DuckDBPyConnection, table: str, values: dict[str, Any]) -> None:
     """One row into a Defender table, naming only the columns it sets (the rest stay NULL)."""
     columns = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join("?" for _ in values)
     con.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(values.values()))
+
+
+# -- sharing the file between processes ------------------------------------------------------
+
+
+class LabBusy(LabError):
+    """Others held the lab for longer than a hunt or action is willing to wait."""
+
+
+@contextmanager
+def opened(
+    path: Path, *, write: bool, wait: float = LAB_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the lab at `path` for as long as the block runs: read-only and shared
+    with other readers, or read-write and alone (`write`). Waits at most `wait` seconds for
+    others to finish, then raises `LabBusy`. Blocking: call from a worker thread."""
+    path = Path(path)
+    deadline = time.monotonic() + wait
+    with _locked(path, exclusive=write, deadline=deadline):
+        con = _connect(path, read_only=not write, deadline=deadline)
+        try:
+            yield con
+            if write:
+                # Folded into the file now, so readers do not each replay the WAL.
+                con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+
+@contextmanager
+def _locked(path: Path, *, exclusive: bool, deadline: float) -> Iterator[None]:
+    gate = _lock_descriptor(path, ".lock-gate")
+    try:
+        _acquire(gate, fcntl.LOCK_EX, deadline)
+        data = _lock_descriptor(path, ".lock")
+        try:
+            _acquire(data, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline)
+        except BaseException:
+            os.close(data)
+            raise
+    finally:
+        os.close(gate)  # closing releases the flock
+    try:
+        yield
+    finally:
+        os.close(data)
+
+
+@contextmanager
+def exclusive_lock(path: Path, suffix: str, wait: float = LAB_WAIT_SECONDS) -> Iterator[None]:
+    """An exclusive lock of our own beside the lab at `path` (`<file><suffix>`), for steps
+    that must happen once across processes (creating a missing lab)."""
+    descriptor = _lock_descriptor(path, suffix)
+    try:
+        _acquire(descriptor, fcntl.LOCK_EX, time.monotonic() + wait)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _lock_descriptor(path: Path, suffix: str) -> int:
+    try:
+        return os.open(path.with_name(path.name + suffix), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        log.warning("lab tenant: cannot open its lock file beside %s: %s", path, exc)
+        raise LabError(
+            "The lab tenant cannot share its database: its lock file cannot be created "
+            f"({exc.strerror or type(exc).__name__}).",
+            hint="Whoever runs the bot: the folder holding LAB_DB must be writable by the bot.",
+        ) from None
+
+
+def _acquire(descriptor: int, operation: int, deadline: float) -> None:
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise busy()
+        time.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))
+        delay = min(delay * 2, 0.05)
+
+
+def _connect(path: Path, *, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    delay = 0.01
+    while True:
+        try:
+            return duckdb_kql.connect(str(path), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            if not _is_lock_conflict(exc):
+                log.warning("lab tenant: cannot open %s: %s", path, exc)
+                raise LabError(
+                    f"The lab tenant's database cannot be opened: {scrub(str(exc), path)}",
+                    hint="Whoever runs the bot: check LAB_DB, or recreate the lab with "
+                    "`hunt-bot lab init`.",
+                ) from None
+            if time.monotonic() >= deadline:
+                log.warning("lab tenant: %s is held outside the bot's lock: %s", path, exc)
+                raise busy() from None
+        time.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, 0.2)
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    # Another process holds DuckDB's own lock; or this process still has the file open with
+    # the other mode (a connection being closed in another thread).
+    return "Could not set lock" in text or "different configuration" in text
+
+
+def busy() -> LabBusy:
+    return LabBusy(
+        "The lab tenant is busy: other hunts or actions kept it for longer than this one "
+        "could wait.",
+        hint="Try again in a minute. If it stays busy, tell whoever runs the bot: another "
+        "program may be holding the lab's database open.",
+    )
+
+
+# DuckDB's messages name files ("/data/lab.duckdb") and lock holders ("... (PID 4242)").
+_QUOTED_PATH = re.compile(r"\"[^\"]*[/\\][^\"]*\"|'[^']*[/\\][^']*'")
+_BARE_PATH = re.compile(r"(?<![\w:/.])(?:~?/|[A-Za-z]:\\)[^\s\"'(),;]+")
+_PID = re.compile(r"\s*\(?\bPID:?\s*\d+\)?", re.IGNORECASE)
+
+
+def scrub(text: str, path: Path | None = None) -> str:
+    """`text` with file paths and process ids taken out: what may be shown to people."""
+    if path is not None:
+        for spelling in {str(path), str(path.resolve()), path.name}:
+            text = text.replace(spelling, "the lab's database")
+    text = _QUOTED_PATH.sub("a file", text)
+    text = _BARE_PATH.sub("a file", text)
+    return _PID.sub("", text)

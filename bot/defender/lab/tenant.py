@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import duckdb_kql
 
 from bot.defender.lab.result_types import graph_type, graph_value
-from bot.defender.lab.store import LabSummary, create_lab, read_anchor, rebase
+from bot.defender.lab.store import (
+    LAB_WAIT_SECONDS,
+    LabSummary,
+    create_lab,
+    exclusive_lock,
+    opened,
+    read_anchor,
+    rebase,
+    scrub,
+)
 from bot.defender.results import ROW_CAP, Column, HuntResult
 from bot.errors import LabError, QueryError
 
 __all__ = ["LabSummary", "LabTenant", "create_lab"]
+
+log = logging.getLogger(__name__)
 
 # A lab left open for days (a console session) re-bases before a query once it is this stale.
 STALE_AFTER = timedelta(hours=1)
@@ -36,84 +48,68 @@ _QUERY_ERRORS = (
 
 
 class LabTenant:
-    """One DuckDB connection, used by one query at a time, off the event loop."""
+    """The lab at `path`, opened for each query or action and closed after it, so any number
+    of processes (and threads) share the file: hunts read side by side, an action writes alone
+    (see store.py `opened`). Blocking work runs off the event loop."""
 
     name = "lab"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    def __init__(self, path: Path, *, wait: float = LAB_WAIT_SECONDS) -> None:
         self.path = path
-        self._con: duckdb.DuckDBPyConnection | None = con
-        self._lock = threading.Lock()
-        self._anchor = read_anchor(con)
+        self.wait = wait
+        self._closed = False
 
     @classmethod
-    def open(cls, path: Path, *, create_if_missing: bool = True) -> LabTenant:
-        """Open the lab at `path` (creating the default lab if there is none) and make it live."""
+    def open(
+        cls, path: Path, *, create_if_missing: bool = True, wait: float = LAB_WAIT_SECONDS
+    ) -> LabTenant:
+        """The lab at `path` (creating the default lab if there is none), checked and made live.
+        Blocking: call from a worker thread."""
         path = Path(path)
         if not path.exists():
             if not create_if_missing:
+                log.warning("lab tenant: no database at %s", path)
                 raise LabError(
-                    f"There is no lab tenant at {path}.",
+                    "There is no lab tenant yet: LAB_DB names a file that does not exist.",
                     hint="Create one with `hunt-bot lab init`, or set LAB_DB to an existing lab.",
                 )
-            create_lab(path)
-        try:
-            con = duckdb_kql.connect(str(path))
-        except duckdb.IOException as exc:
-            raise LabError(
-                f"Cannot open the lab tenant at {path}: {_first_line(exc)}",
-                hint="DuckDB lets one process at a time open a lab file; stop the other one "
-                "or point LAB_DB at another file.",
-            ) from None
-        try:
+            with _creating(path, wait):
+                if not path.exists():  # another process may have made it meanwhile
+                    create_lab(path)
+        tenant = cls(path, wait=wait)
+        with tenant.connection() as con:
+            read_anchor(con)  # refuses a DuckDB file that is not a lab
             rebase(con)
-            return cls(con, path)
-        except BaseException:
-            con.close()
-            raise
+        return tenant
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The open connection, held under this tenant's lock, for code sharing the lab file
-        (the lab's remediation executor): DuckDB lets one process open it. Blocking: call from
-        a worker thread."""
-        with self._lock:
-            if self._con is None:
-                raise LabError("The lab tenant is closed.")
-            yield self._con
+        """A read-write connection to the lab, no other process or thread having it open, for
+        code that changes the lab (its remediation executor). Blocking: call from a worker
+        thread."""
+        if self._closed:
+            raise LabError("The lab tenant is closed.")
+        with opened(self.path, write=True, wait=self.wait) as con:
+            yield con
 
     async def run_query(self, kql: str) -> HuntResult:
         return await asyncio.to_thread(self._run_query, kql)
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._close)
+        self._closed = True  # nothing is held open between queries
 
     def _run_query(self, kql: str) -> HuntResult:
-        with self._lock:
-            if self._con is None:
-                raise LabError("The lab tenant is closed.")
-            now = datetime.now(UTC)
-            if now - self._anchor > STALE_AFTER:
-                rebase(self._con, now)
-                self._anchor = now
-            try:
-                relation = duckdb_kql.kql(self._con, kql)
-                kinds = [graph_type(t) for t in relation.types]
-                names = list(relation.columns)
-                # Graph stops at ROW_CAP rows without an error; so does the lab.
-                fetched = relation.limit(ROW_CAP).fetchall()
-            except duckdb_kql.KqlUnsupportedError as exc:
-                raise LabError(
-                    f"The lab tenant cannot run this query: {exc}.",
-                    hint="The lab's KQL engine (duckdb-kql) does not cover that construct yet. "
-                    "The hunt is still valid for Microsoft Defender: run it with the graph "
-                    "backend.",
-                ) from None
-            except duckdb_kql.KqlError as exc:
-                # Syntax errors and unknown names found while translating.
-                raise QueryError(f"The query was rejected: {exc}") from None
-            except _QUERY_ERRORS as exc:
-                raise QueryError(f"The query was rejected: {_readable(exc)}") from None
+        if self._closed:
+            raise LabError("The lab tenant is closed.")
+        with opened(self.path, write=False, wait=self.wait) as con:
+            fresh = datetime.now(UTC) - read_anchor(con) <= STALE_AFTER
+            if fresh:
+                names, kinds, fetched = self._query(con, kql)
+        if not fresh:
+            # Left for days: bring the data up to now first (a writer's turn), then read.
+            with self.connection() as con:
+                rebase(con)
+                names, kinds, fetched = self._query(con, kql)
         columns = [Column(name=n, type=k) for n, k in zip(names, kinds, strict=True)]
         rows = [
             {n: graph_value(k, v) for n, k, v in zip(names, kinds, row, strict=True)}
@@ -121,11 +117,41 @@ class LabTenant:
         ]
         return HuntResult.build(columns, rows)
 
-    def _close(self) -> None:
-        with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+    def _query(
+        self, con: duckdb.DuckDBPyConnection, kql: str
+    ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+        try:
+            relation = duckdb_kql.kql(con, kql)
+            kinds = [graph_type(t) for t in relation.types]
+            names = list(relation.columns)
+            # Graph stops at ROW_CAP rows without an error; so does the lab.
+            return names, kinds, relation.limit(ROW_CAP).fetchall()
+        except duckdb_kql.KqlUnsupportedError as exc:
+            raise LabError(
+                f"The lab tenant cannot run this query: {scrub(str(exc), self.path)}.",
+                hint="The lab's KQL engine (duckdb-kql) does not cover that construct yet. "
+                "The hunt is still valid for Microsoft Defender: run it with the graph "
+                "backend.",
+            ) from None
+        except duckdb_kql.KqlError as exc:
+            # Syntax errors and unknown names found while translating.
+            raise QueryError(f"The query was rejected: {scrub(str(exc), self.path)}") from None
+        except _QUERY_ERRORS as exc:
+            raise QueryError(f"The query was rejected: {_readable(exc, self.path)}") from None
+        except duckdb.IOException as exc:
+            log.warning("lab tenant: reading %s failed: %s", self.path, exc)
+            raise LabError(
+                f"The lab tenant could not read its database: {_readable(exc, self.path)}",
+                hint="Try again; if it keeps happening, tell whoever runs the bot.",
+            ) from None
+
+
+@contextmanager
+def _creating(path: Path, wait: float) -> Iterator[None]:
+    """Held while one process creates a missing lab, so workers starting together make it once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(path, ".lock-create", wait):
+        yield
 
 
 def _first_line(exc: BaseException) -> str:
@@ -139,10 +165,10 @@ _REWRITES = (
 )
 
 
-def _readable(exc: duckdb.Error) -> str:
+def _readable(exc: duckdb.Error, path: Path) -> str:
     line = re.sub(r"^\w+ Error: ", "", _first_line(exc))
     for pattern, message in _REWRITES:
         match = pattern.search(line)
         if match:
-            return message.format(match.group(1))
-    return line
+            return scrub(message.format(match.group(1)), path)
+    return scrub(line, path)
