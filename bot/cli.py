@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from bot.formats import cell_text, to_csv, to_json
 from bot.hunts import Catalog, load_catalog
 from bot.hunts.arguments import pair_arguments
 from bot.hunts.model import RenderedHunt
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 app = typer.Typer(
     help="Slack chat-ops for Microsoft Defender XDR: named hunts, approved actions, handoffs.",
@@ -208,21 +211,15 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
     import uvicorn
 
     from bot.app import create_bolt_app, create_web_app, learn_bot_user, start_services
-    from bot.jobs import run_worker
 
     services = await start_services(current)
     try:
         await learn_bot_user(services)
-        bolt = create_bolt_app(services)
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
             assert current.slack_app_token is not None
-            handler = AsyncSocketModeHandler(bolt, current.slack_app_token.get_secret_value())
-            await handler.connect_async()
-            err.print("Connected to Slack over Socket Mode; running jobs in this process.")
-            await run_worker(services)
+            await serve_socket_mode(services, current.slack_app_token.get_secret_value())
         else:
+            bolt = create_bolt_app(services)
             # Every request is POST /slack/events: an access log line each costs about 0.13 ms
             # of the ack (benchmarks/README.md) and says nothing the bot's own logs do not.
             config = uvicorn.Config(
@@ -235,6 +232,24 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
             await uvicorn.Server(config).serve()
     finally:
         await services.aclose()
+
+
+async def serve_socket_mode(services: Services, app_token: str) -> None:
+    """`serve --socket-mode` once the services are up: connect out to Slack (SLACK_API_URL's
+    apps.connections.open, then its WebSocket) and run jobs in this process until cancelled.
+    The tests run it against the stand-in in bot/workspace/socket_mode.py."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import create_bolt_app
+    from bot.jobs import run_worker
+
+    handler = AsyncSocketModeHandler(create_bolt_app(services), app_token)
+    try:
+        await handler.connect_async()
+        err.print("Connected to Slack over Socket Mode; running jobs in this process.")
+        await run_worker(services)
+    finally:
+        await handler.close_async()
 
 
 @app.command("worker")

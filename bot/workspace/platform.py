@@ -18,7 +18,7 @@ from .chat_methods import with_ids
 from .model import Channel, Ephemeral, Message, User, View, Workspace
 from .slack_requests import (
     BotAnswer,
-    SignedSender,
+    Sender,
     SlackRequest,
     action_payload,
     app_mention,
@@ -71,7 +71,7 @@ class Sent:
 
 
 class SlackPlatform:
-    def __init__(self, stand_in: WebApiStandIn, sender: SignedSender) -> None:
+    def __init__(self, stand_in: WebApiStandIn, sender: Sender) -> None:
         self.slack = stand_in
         self.sender = sender
 

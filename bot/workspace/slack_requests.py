@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -288,6 +288,12 @@ def signed_headers(body: str, signing_secret: str, timestamp: int | None = None)
     signature = SignatureVerifier(signing_secret).generate_signature(timestamp=stamp, body=body)
     assert signature is not None  # None only without a secret
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+
+
+class Sender(Protocol):
+    """How requests reach the bot: `SignedSender` (HTTP) or `SocketModeStandIn` (Socket Mode)."""
+
+    async def send(self, request: SlackRequest) -> BotAnswer: ...
 
 
 class SignedSender:

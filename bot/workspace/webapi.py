@@ -12,6 +12,10 @@ or a `token` argument), `/upload/v1/<file id>` (the upload URL files.getUploadUR
 out), `/response/<token>` (response URLs). Errors are HTTP 200 `{"ok": false, "error": code}`,
 except scripted rate limits: HTTP 429 with `Retry-After` and `{"ok": false, "error":
 "ratelimited"}` (../shared/reference/slack-platform.md §5).
+
+`apps.connections.open` takes the app-level token (xapp-) of a Socket Mode stand-in attached as
+`socket_mode` (bot/workspace/socket_mode.py); the bot token there, or the app token anywhere
+else, is `not_allowed_token_type`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.parser import BytesParser
 from email.policy import default as email_policy
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -40,6 +44,15 @@ from .protocol import Handler, SlackError, SlackState
 from .response_urls import post_to_response_url
 
 METHODS: dict[str, Handler] = CHAT_METHODS | MODAL_AND_FILE_METHODS
+APP_LEVEL_METHODS = ("apps.connections.open",)  # called with the app-level token only
+
+
+class SocketModeLinks(Protocol):
+    """The Socket Mode side, as apps.connections.open needs it."""
+
+    app_token: str
+
+    def issue_url(self) -> str: ...
 
 
 class WebApiStandIn:
@@ -48,6 +61,7 @@ class WebApiStandIn:
         self.state = SlackState(workspace or console_workspace())
         self.calls = CallLog()
         self._rate_limits: dict[str, deque[int]] = {}
+        self.socket_mode: SocketModeLinks | None = None  # set while a Socket Mode stand-in runs
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
@@ -115,8 +129,11 @@ class WebApiStandIn:
             return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
         handler = METHODS.get(method)
         effects = []
+        app_token = self.socket_mode.app_token if self.socket_mode else None
         if token is None:
             body = {"ok": False, "error": "not_authed"}
+        elif method in APP_LEVEL_METHODS or token == app_token:
+            body = self._app_level(method, token, app_token)
         elif token != self.token:
             body = {"ok": False, "error": "invalid_auth"}
         elif handler is None:
@@ -160,6 +177,14 @@ class WebApiStandIn:
         )
         await self.calls.record(Call("response_url", payload, status, body, effects))
         return JSONResponse(body, status_code=status)
+
+    def _app_level(self, method: str, token: str, app_token: str | None) -> dict[str, Any]:
+        """apps.connections.open: a one-time WebSocket URL for the app-level token."""
+        if token == app_token and method in APP_LEVEL_METHODS and self.socket_mode is not None:
+            return {"ok": True, "url": self.socket_mode.issue_url()}
+        if token in (app_token, self.token):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": False, "error": "invalid_auth"}
 
     def _take_rate_limit(self, method: str) -> int | None:
         pending = self._rate_limits.get(method)
