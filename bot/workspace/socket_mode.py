@@ -160,6 +160,12 @@ class SocketModeStandIn:
                     return live[-1]
                 await self._changed.wait()
 
+    async def closed(self, connection: Connection, *, timeout: float = 10.0) -> None:
+        """Once `connection` is closed, by either side."""
+        async with asyncio.timeout(timeout), self._changed:
+            while not connection.closed:
+                await self._changed.wait()
+
     async def send(
         self, request: SlackRequest, *, retry_attempt: int = 0, retry_reason: str = ""
     ) -> BotAnswer:
