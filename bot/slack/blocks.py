@@ -38,6 +38,8 @@ TABLE_CHAR_BUDGET = 8_000
 CELL_MAX = 300
 EMPTY_CELL = "–"  # noqa: RUF001 (raw_text cells may not be empty; a dash reads as "none")
 MAX_CATALOG_SECTIONS = 45
+MAX_TABLE_COLUMNS = 20  # Slack's limit for a table block
+ROW_NUMBER = "#"  # the first column: the row's number in the whole result
 
 
 @dataclass
@@ -153,8 +155,8 @@ def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) ->
             )
         )
     if rows:
-        blocks.append(_table(meta, rows, fresh))
         first = (page - 1) * PAGE_ROWS + 1
+        blocks.append(_table(meta, rows, fresh, first))
         blocks.append(
             ContextBlock(
                 block_id=f"{ResultsBlock.PAGER}.{fresh}",
@@ -186,17 +188,25 @@ def _summary(meta: StoredResult) -> str:
     )
 
 
-def _table(meta: StoredResult, rows: list[dict[str, Any]], fresh: str) -> TableBlock:
-    columns = [c for c in meta.display_columns if c in {col.name for col in meta.columns}][:20]
+def _table(meta: StoredResult, rows: list[dict[str, Any]], fresh: str, first: int) -> TableBlock:
+    """The page as a table whose first column is each row's number in the whole result, so rows
+    can be chosen by number in Take actions (Slack draws no row numbers of its own)."""
+    columns = [c for c in meta.display_columns if c in {col.name for col in meta.columns}]
     if not columns:
-        columns = [c.name for c in meta.columns][:20]
-    per_cell = max(12, min(CELL_MAX, TABLE_CHAR_BUDGET // ((len(rows) + 1) * len(columns))))
-    header = [_cell(name, per_cell) for name in columns]
-    body = [[_cell(cell_text(row.get(name)), per_cell) for name in columns] for row in rows[:100]]
+        columns = [c.name for c in meta.columns]
+    columns = columns[: MAX_TABLE_COLUMNS - 1]
+    per_cell = max(12, min(CELL_MAX, TABLE_CHAR_BUDGET // ((len(rows) + 1) * (len(columns) + 1))))
+    header = [_cell(ROW_NUMBER, per_cell), *(_cell(name, per_cell) for name in columns)]
+    body = [
+        [_cell(f"{first + index:,}", per_cell)]
+        + [_cell(cell_text(row.get(name)), per_cell) for name in columns]
+        for index, row in enumerate(rows[:100])
+    ]
     return TableBlock(
         block_id=f"{ResultsBlock.TABLE}.{fresh}",
         rows=[header, *body],
-        column_settings=[{"is_wrapped": True} for _ in columns],
+        column_settings=[{"is_wrapped": False, "align": "right"}]
+        + [{"is_wrapped": True} for _ in columns],
     )
 
 

@@ -378,13 +378,17 @@ def _table(block: dict[str, Any], width: int) -> RenderableType:
         return _grid_table(block, rows)
     headers = rows[0]
     cards: list[RenderableType] = []
-    for number, row in enumerate(rows[1:], start=1):
+    numbered = bool(headers) and headers[0].plain == "#"  # the bot's own row-number column
+    for row in rows[1:]:
         card = Table.grid(padding=(0, 2))
         card.add_column(style="bold", no_wrap=True)
         card.add_column()
         for index, cell in enumerate(row):
-            card.add_row(headers[index] if index < len(headers) else Text(""), cell)
-        cards += [Rule(Text(f"row {number}"), style="dim", align="left"), card]
+            if not (numbered and index == 0):
+                card.add_row(headers[index] if index < len(headers) else Text(""), cell)
+        # Only what Slack would show: the row's number when the table carries one.
+        title = Text(f"row {row[0].plain}") if numbered and row else Text("")
+        cards += [Rule(title, style="dim", align="left"), card]
     return Group(*cards)
 
 

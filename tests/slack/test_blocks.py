@@ -110,3 +110,15 @@ def test_catalog_and_notices_are_safe():
     assert_safe_message(catalog_message.blocks, catalog_message.text)
     notice = render_notice("There is no hunt called `<!channel>`.", "Did you mean <@U1|x>?")
     assert_safe_message(notice.blocks, notice.text)
+
+
+def test_every_row_carries_its_number_in_the_whole_result():
+    stored = meta(35, 25)
+    table = next(
+        b
+        for b in render_results(stored, hostile_rows(35, PAGE_ROWS), 2).blocks
+        if b["type"] == "table"
+    )
+    assert table["rows"][0][0]["text"] == "#"
+    assert [r[0]["text"] for r in table["rows"][1:]] == [str(n) for n in range(11, 21)]
+    assert len(table["rows"][0]) <= 20 and len(table["column_settings"]) == len(table["rows"][0])

@@ -72,8 +72,17 @@ def test_a_table_too_wide_for_the_terminal_becomes_one_card_per_row() -> None:
     row = [{"type": "raw_text", "text": "v" * 20} for _ in range(8)]
     table = {"type": "table", "block_id": "t", "rows": [header, row]}
     shown = drawn(Renderer(console_workspace(), width=80).message(bot_message([table])), 80)
-    assert "row 1" in shown
     assert "Column7" in shown and "v" * 20 in shown
+    assert "row 1" not in shown  # Slack draws no row numbers: the console invents none
+
+
+def test_a_card_is_titled_by_the_row_number_the_table_itself_carries() -> None:
+    header = [{"type": "raw_text", "text": "#"}]
+    header += [{"type": "raw_text", "text": f"Column{i}"} for i in range(8)]
+    row = [{"type": "raw_text", "text": "12"}] + [{"type": "raw_text", "text": "v" * 20}] * 8
+    table = {"type": "table", "block_id": "t", "rows": [header, row]}
+    shown = drawn(Renderer(console_workspace(), width=80).message(bot_message([table])), 80)
+    assert "row 12" in shown
 
 
 def session_for(rig: Rig) -> tuple[ConsoleSession, io.StringIO]:
