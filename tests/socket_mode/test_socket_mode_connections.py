@@ -7,6 +7,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.workspace import slack_requests as requests
 from bot.workspace.socket_mode import SocketModeStandIn
 from bot.workspace.webapi import WebApiStandIn
 from tests.slack.conftest import TOKEN
@@ -68,3 +69,28 @@ async def test_a_connection_dropped_without_warning_is_reopened(socket_bot: Sock
     assert socket_bot.connections_opened() == 2
     await socket_bot.run("/hunt zap-misses")
     assert socket_bot.envelopes("slash_commands")[-1].acked_on == second.number
+
+
+async def test_an_envelope_not_acked_in_time_is_slacks_operation_timeout(
+    socket_bot: SocketBot,
+) -> None:
+    """Bolt acknowledges only what a listener handled; Slack gives up after 3 s (shortened here)."""
+    socket_bot.socket.ack_timeout = 0.5
+    slack = socket_bot.slack
+    alice, soc = slack.workspace.user_by_name("alice"), slack.workspace.channels["C0SOC"]
+    assert alice is not None
+    element = {"type": "button", "action_id": "no-such-control", "value": "x", "text": {}}
+    answer = await socket_bot.socket.send(
+        requests.block_actions_in_message(
+            user=alice,
+            channel=soc,
+            message={"type": "message", "ts": "1700000000.000100", "text": "an old message"},
+            action=requests.action_payload(element, "b1"),
+            trigger_id=slack.issue_trigger(alice.id),
+            response_url=slack.issue_response_url(channel=soc.id, user=alice.id),
+        )
+    )
+    assert answer.status == 504 and answer.json()["error"] == "operation_timeout"
+    [envelope] = socket_bot.socket.envelopes
+    assert envelope.ack is None
+    await socket_bot.run("/hunt help")  # and the connection still serves
