@@ -45,7 +45,13 @@ HUNTS = [
     "powershell-after-malicious-email",
 ] * 3
 HUNTS = HUNTS[:15]
-APPROVALS = [("Move to Junk", 1), ("Move to Deleted items", 2), ("Soft delete", 3)]
+# Email moves finish in the submit; a device scan is followed until the lab says it succeeded.
+APPROVALS = [
+    ("spam-emails", "Move to Junk", 1),
+    ("ransomware-precursors", "Antivirus scan (full)", 1),
+    ("spam-emails", "Move to Deleted items", 2),
+    ("spam-emails", "Soft delete", 3),
+]
 HUNT_BOT = Path(sys.executable).with_name("hunt-bot")
 
 # What must never reach Slack: a file path, a process id; and what a failed hunt would say.
@@ -160,11 +166,11 @@ async def test_three_workers_share_the_lab_running_hunts_and_approvals_together(
                     assert answer.status == 200, answer.text
 
                 async def approvals() -> None:
-                    for label, row in APPROVALS:
+                    for name, label, row in APPROVALS:
                         code = await session.run_script(
                             [
                                 "as @alice",
-                                "/hunt spam-emails",
+                                f"/hunt {name}",
                                 "click Take actions",
                                 f"fill Action={label}",
                                 f"fill Rows={row}",
@@ -178,9 +184,7 @@ async def test_three_workers_share_the_lab_running_hunts_and_approvals_together(
                         assert code == 0, out.export_text()
 
                 async def hunts() -> None:
-                    for n, name in enumerate(HUNTS):
-                        await hunt(n, name)
-                        await asyncio.sleep(0.05)
+                    await asyncio.gather(*(hunt(n, name) for n, name in enumerate(HUNTS)))
 
                 await asyncio.wait_for(asyncio.gather(approvals(), hunts()), 60)
                 posted = await _results_in_hunt_channels(slack, len(HUNTS), timeout=60)
