@@ -66,3 +66,16 @@ async def _zap_and_email_times(path: Path) -> tuple[datetime, datetime]:
     finally:
         await tenant.aclose()
     return zap.rows[0]["Timestamp"], sent.rows[0]["Timestamp"]
+
+
+async def test_a_lab_left_open_while_its_file_ages_is_brought_forward_before_a_hunt(
+    lab_copy: Path,
+):
+    tenant = LabTenant.open(lab_copy)  # holds nothing open between hunts
+    try:
+        age_lab(lab_copy, days=10)  # another process may change the file meanwhile
+        recent = await tenant.run_query(RECENT_ZAP)
+    finally:
+        await tenant.aclose()
+    assert recent.row_count == 1
+    assert datetime.now(UTC) - recent.rows[0]["Timestamp"] < timedelta(days=2)

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb_kql
 import pytest
 
-from bot.defender.lab import LabTenant
-from bot.defender.lab.store import LabBusy, scrub
+from bot.defender.lab import LabTenant, create_lab
+from bot.defender.lab.store import LabBusy, opened, scrub
 
 COUNT = "EmailEvents | count"
 
@@ -208,3 +208,28 @@ def test_scrub_takes_out_paths_and_process_ids(text: str, tmp_path: Path):
     cleaned = scrub(text, tmp_path / "lab.duckdb")
     assert not PATH_START.search(cleaned) and "\\" not in cleaned, cleaned
     assert "PID" not in cleaned and not any(ch.isdigit() for ch in cleaned), cleaned
+
+
+async def test_recreating_the_lab_waits_for_a_hunt_and_open_tenants_see_the_new_file(
+    lab_copy: Path,
+):
+    tenant = LabTenant.open(lab_copy)
+    before = (await tenant.run_query(COUNT)).rows[0]["Count"]
+    hunting = threading.Event()
+    finished: list[float] = []
+
+    def long_hunt() -> None:
+        with opened(lab_copy, write=False):
+            hunting.set()
+            time.sleep(0.5)
+        finished.append(time.monotonic())
+
+    reader = asyncio.create_task(asyncio.to_thread(long_hunt))
+    await asyncio.to_thread(hunting.wait, 5)
+    summary = await asyncio.to_thread(create_lab, lab_copy, rows=200, seed=1)
+    replaced = time.monotonic()
+    await reader
+    assert finished and finished[0] <= replaced  # the file was not swapped under the hunt
+    after = (await tenant.run_query(COUNT)).rows[0]["Count"]
+    await tenant.aclose()
+    assert after == summary.rows["EmailEvents"] != before
