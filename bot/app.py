@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.access import HuntAccess
+from bot.backoff import Backoff
 from bot.config import EXPECTED, Settings
 from bot.errors import HuntBotError, SettingsError
 from bot.hunts import load_catalog
@@ -169,13 +170,51 @@ def create_web_app(services: Services, bolt: AsyncApp) -> Starlette:
     )
 
 
-async def learn_bot_user(services: Services) -> None:
-    """Who the bot is (for ignoring its own messages), asked once at start, never per request."""
+# Asking Slack who the bot is, after auth.test failed at start: a minute apart at most.
+IDENTITY_RETRY_FIRST = 1.0  # seconds
+IDENTITY_RETRY_CAP = 60.0  # seconds
+_identity_tasks: set[asyncio.Task[None]] = set()
+
+
+async def learn_bot_user(services: Services) -> asyncio.Task[None] | None:
+    """Who the bot is (for ignoring its own messages), asked at start, never per request.
+
+    If auth.test fails, the bot serves anyway and asks again in the background with capped,
+    jittered backoff until Slack answers; the task doing so is returned (the caller may cancel
+    it at shutdown). Meanwhile a mention is understood from the event itself: Slack says whom
+    it delivered the event to (flows/incidents.py).
+    """
+    if await _ask_slack_who_we_are(services, attempt=1):
+        return None
+    task = asyncio.create_task(_keep_asking_who_we_are(services))
+    _identity_tasks.add(task)  # held until done: the loop keeps only a weak reference
+    task.add_done_callback(_identity_tasks.discard)
+    return task
+
+
+async def _keep_asking_who_we_are(services: Services) -> None:
+    backoff = Backoff(first=IDENTITY_RETRY_FIRST, cap=IDENTITY_RETRY_CAP)
+    attempt = 1
+    answered = False
+    while not answered:  # even if an event told us meanwhile: auth.test also proves the token
+        await asyncio.sleep(backoff.next())
+        attempt += 1
+        answered = await _ask_slack_who_we_are(services, attempt=attempt)
+    log.info("auth.test answered on attempt %d: the bot is %s", attempt, services.bot_user_id)
+
+
+async def _ask_slack_who_we_are(services: Services, *, attempt: int) -> bool:
     try:
         answer = await services.slack.auth_test()
-        services.bot_user_id = answer.get("user_id") or ""
-    except Exception as exc:  # the bot still serves; mentions just cannot be told apart
-        log.warning("auth.test failed at start: %s", exc)
+    except Exception as exc:  # the bot still serves; mentions are read from the event meanwhile
+        log.warning(
+            "auth.test failed (attempt %d; asking again in the background): %s", attempt, exc
+        )
+        return False
+    user_id = answer.get("user_id") or ""
+    if user_id:
+        services.bot_user_id = user_id
+    return bool(user_id)
 
 
 @asynccontextmanager
@@ -185,16 +224,17 @@ async def serve_in_process(
     """Run the bot's HTTP server (and a worker) in this event loop; yields its base URL."""
     services = await start_services(settings)
     try:
-        await learn_bot_user(services)
+        identity = await learn_bot_user(services)
         web = create_web_app(services, create_bolt_app(services))
         worker = asyncio.create_task(run_worker(services)) if with_worker else None
         try:
             async with serve_in_loop(web, host=host, port=port) as url:
                 yield url
         finally:
-            if worker is not None:
-                worker.cancel()
-                with suppress(asyncio.CancelledError):
-                    await worker
+            for task in (worker, identity):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
     finally:
         await services.aclose()

@@ -65,6 +65,7 @@ class Facts:
     metadata: dict[str, Any] = field(default_factory=dict)  # JSON value or private_metadata
     event_id: str = ""
     from_bot: bool = False  # an event a bot (this one included) caused
+    bot_user: str = ""  # an event's addressee: this bot's user id, as Slack delivered it
 
     @property
     def shown_to(self) -> str | None:
@@ -164,7 +165,19 @@ def parse_event(body: dict[str, Any]) -> Facts:
         text=str(event.get("text") or ""),
         event_id=str(body.get("event_id") or ""),
         from_bot=bool(event.get("bot_id")),
+        bot_user=_addressee(body),
     )
+
+
+def _addressee(body: dict[str, Any]) -> str:
+    """The bot user an event was delivered to (`authorizations[0].user_id`), if it says."""
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        first = authorizations[0]
+        if isinstance(first, dict) and first.get("is_bot", True):
+            user = first.get("user_id")
+            return user if isinstance(user, str) else ""
+    return ""
 
 
 @dataclass

@@ -22,7 +22,9 @@ async def answer_mention(ctx: Context) -> None:
         )
         return
     thread = incidents.Thread(f.team, f.channel, f.thread_ts or f.message_ts or "")
-    await incidents.answer_mention(ctx.services, f.event_id, thread, f.user, f.text)
+    await incidents.answer_mention(
+        ctx.services, f.event_id, thread, f.user, f.text, bot_user=f.bot_user
+    )
 
 
 def register(listeners: Listeners) -> None:

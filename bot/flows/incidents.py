@@ -24,7 +24,7 @@ from bot.slack.incident import (
 )
 from bot.slack.mrkdwn import user as mention
 from bot.state.approval_records import Approval
-from bot.state.events import first_delivery
+from bot.state.events import handling_once
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -48,18 +48,33 @@ class Thread:
 
 
 async def answer_mention(
-    services: Services, event_id: str, thread: Thread, user: str, text: str
+    services: Services,
+    event_id: str,
+    thread: Thread,
+    user: str,
+    text: str,
+    *,
+    bot_user: str = "",
 ) -> None:
-    """Answer one @hunt-bot in a thread, once per event id whatever Slack redelivers."""
-    if not await first_delivery(services.redis.client, event_id):
+    """Answer one @hunt-bot in a thread, once per event id whatever Slack redelivers.
+
+    `bot_user` is who Slack delivered the event to (its `authorizations`): the bot's own user
+    id even when `auth.test` has not answered yet. The event counts as handled only once the
+    answer is posted; a failed attempt lets Slack's redelivery try again.
+    """
+    if bot_user and not services.bot_user_id:
+        services.bot_user_id = bot_user  # learned from Slack's own delivery
+    me = services.bot_user_id or bot_user
+    if me and user == me:
         return
-    if user == services.bot_user_id:
-        return
-    try:
-        message = await _answer_verb(services, thread, user, text)
-    except HuntBotError as exc:
-        message = render_notice(exc.message, exc.hint)
-    await post_in_thread(services, thread, message)
+    async with handling_once(services.redis.client, event_id) as first:
+        if not first:
+            return
+        try:
+            message = await _answer_verb(services, thread, user, text, me)
+        except HuntBotError as exc:
+            message = render_notice(exc.message, exc.hint)
+        await post_in_thread(services, thread, message)
 
 
 async def post_in_thread(services: Services, thread: Thread, message: Message) -> None:
@@ -73,8 +88,19 @@ async def post_in_thread(services: Services, thread: Thread, message: Message) -
     )
 
 
-async def _answer_verb(services: Services, thread: Thread, user: str, text: str) -> Message:
-    text = _MENTION.sub(lambda m: "" if m[1] == services.bot_user_id else m[0], text, count=1)
+def _without_own_mention(text: str, me: str) -> str:
+    """The text after the mention that addressed the bot; when who the bot is is not known
+    yet, a leading mention is taken to be it (that is how "@hunt-bot verb" arrives)."""
+    if me:
+        return _MENTION.sub(lambda m: "" if m[1] == me else m[0], text, count=1)
+    leading = _MENTION.match(text.lstrip())
+    return text.lstrip()[leading.end() :] if leading else text
+
+
+async def _answer_verb(
+    services: Services, thread: Thread, user: str, text: str, me: str
+) -> Message:
+    text = _without_own_mention(text, me)
     verb, _, rest = text.strip().partition(" ")
     verb = verb.lower()
     if verb in ("", "help"):
