@@ -9,9 +9,12 @@ import asyncio
 import logging
 import sys
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
+from bot.backoff import Backoff
 from bot.defender.capabilities import current_capabilities
 from bot.errors import HuntBotError
 from bot.flows import approvals, hunts
@@ -77,12 +80,28 @@ async def run_worker(services: Services) -> None:
 
 
 async def _housekeeping(services: Services) -> None:
+    # After a failure, sooner than the usual interval (capped by it), so it resumes within
+    # seconds of Redis returning; one log line per try, a traceback only for the unexpected.
+    backoff = Backoff(first=0.5, cap=HOUSEKEEPING_EVERY)
     while True:
         try:
             await approvals.housekeeping(services)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            delay = backoff.next()
+            log.warning(
+                "approval housekeeping: Redis unreachable (%s); trying again in %.1f s",
+                type(exc).__name__,
+                delay,
+            )
         except Exception:
-            log.exception("approval housekeeping failed; trying again shortly")
-        await asyncio.sleep(HOUSEKEEPING_EVERY)
+            delay = backoff.next()
+            log.exception("approval housekeeping failed; trying again in %.1f s", delay)
+        else:
+            if backoff.attempt:
+                log.warning("approval housekeeping: working again")
+            backoff.reset()
+            delay = HOUSEKEEPING_EVERY
+        await asyncio.sleep(delay)
 
 
 async def record_capabilities(services: Services) -> None:

@@ -11,15 +11,24 @@ Jobs are sent by name, so any process can enqueue without importing what runs th
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import StrEnum
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-from taskiq import AsyncBroker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from taskiq import AckableMessage, AsyncBroker
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import RedisStreamBroker
 
+from bot.backoff import Backoff
 from bot.state import keys
+
+log = logging.getLogger(__name__)
 
 # A job a worker took and never acknowledged (the worker died) is handed to another after this.
 REDELIVER_AFTER_MS = 5 * 60 * 1000
@@ -31,8 +40,89 @@ class JobName(StrEnum):
     EXECUTE_APPROVAL = "execute_approval"
 
 
+# Waiting for Redis to come back: a worker is consuming again at most this long after it does.
+RECONNECT_FIRST = 0.25  # seconds
+RECONNECT_CAP = 3.0  # seconds
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class OutageTolerantBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker, whose listening rides out a Redis outage.
+
+    Why a loop of our own: RedisStreamBroker.listen lets a ConnectionError out, and taskiq's
+    `run_receiver_task` answers any error by building a new receiver at once, with a traceback
+    and no delay and no setting for one (about 280,000 log lines in a 10 s outage). redis-py's
+    own `Retry` could back off inside the connection, but it logs nothing and would also hold
+    every enqueue in the web process, which must answer "try again" at once instead. So only
+    `listen` (and the acknowledgement) is wrapped: on a lost connection it waits with capped,
+    jittered backoff, one log line per step, pings until Redis answers, and listens again.
+    A stream or consumer group that Redis lost (restarted without its data) is declared again.
+    """
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+                return
+            except _UNREACHABLE as exc:
+                await self._wait_for_redis(exc)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("job queue: the stream's consumer group is gone; declaring it again")
+                await self._wait_for_redis(None)
+
+    async def _wait_for_redis(self, problem: Exception | None) -> None:
+        backoff = Backoff(first=RECONNECT_FIRST, cap=RECONNECT_CAP)
+        started = time.monotonic()
+        while True:
+            if problem is not None:
+                delay = backoff.next()
+                log.warning(
+                    "job queue: Redis unreachable (%s) for %.1f s; trying again in %.1f s",
+                    _describe(problem),
+                    time.monotonic() - started,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            try:
+                async with aioredis.Redis(connection_pool=self.connection_pool) as redis:
+                    await redis.ping()
+                # Declared anew in case Redis came back without its data (idempotent).
+                await self._declare_consumer_group()
+            except _UNREACHABLE as exc:
+                problem = exc
+                continue
+            if problem is not None:
+                log.warning(
+                    "job queue: Redis answers again after %.1f s; consuming jobs",
+                    time.monotonic() - started,
+                )
+            return
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        ack = super()._ack_generator(id, queue_name)
+
+        async def _ack() -> None:
+            try:
+                await ack()
+            except RedisError as exc:
+                # The job ran; its entry stays pending and is handed out again later, when our
+                # own state in Redis says it already ran.
+                log.warning("job queue: job not acknowledged (%s)", _describe(exc))
+
+        return _ack
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0][:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def create_broker(redis_url: str) -> RedisStreamBroker:
-    return RedisStreamBroker(
+    return OutageTolerantBroker(
         redis_url,
         queue_name=keys.job_stream(),
         consumer_group_name="hunt-bot-workers",
