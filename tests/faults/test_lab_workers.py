@@ -200,21 +200,24 @@ async def test_three_workers_share_the_lab_running_hunts_and_approvals_together(
     for failure in FAILED:
         assert failure not in everything, failure
     assert all(alive)
-    errors = {}
+    errors, jobs = {}, []
     for n in range(WORKERS):
         log = (tmp_path / f"worker{n}.err").read_text()
+        jobs.append(log.count("Executing task"))
         bad = [
             line
             for line in log.splitlines()
-            if re.search(r"Traceback|ERROR|WARNING|Error|lock", line)
+            if re.search(r"Traceback|ERROR|WARNING|Error|\block\b|PID", line)
         ]
         if bad:
             errors[n] = bad
     assert not errors, errors
+    assert sum(1 for n in jobs if n) >= 2, jobs  # the lab really was shared
     print(
         f"\n{WORKERS} workers ready in {ready - started:.1f}s; {len(HUNTS)} hunts "
         f"({posted} result posts) and {len(APPROVALS)} approvals done in "
-        f"{finished - ready:.1f}s; {len(calls)} Slack calls, none with a path or PID"
+        f"{finished - ready:.1f}s; jobs per worker {jobs}; {len(calls)} Slack calls, "
+        "none with a path or PID"
     )
 
 
