@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.actions.model import ActionOptions, ApprovalSpec
 from bot.actions.offer import (
@@ -17,10 +18,12 @@ from bot.actions.offer import (
     sender_copy_applies,
     targets_from_rows,
 )
+from bot.actions.row_filter import looks_like_filter, parse_row_filter
 from bot.errors import BadArgument, FieldErrors, HuntBotError
 from bot.policy import RequestRefused
 from bot.services import Services
 from bot.slack.approval_card import render_approval_card
+from bot.slack.blocks import rows_text
 from bot.slack.ids import TakeActionsBlock
 from bot.slack.take_actions import render_choose_view, render_confirm_view
 from bot.state.approval_records import Approval
@@ -93,17 +96,12 @@ async def review(
         errors[TakeActionsBlock.ACTION] = exc.message
         raise FieldErrors(errors) from None
     try:
-        selected = parse_row_selection(filled.rows, meta.row_count)
+        picked, chosen = await _chosen_rows(services, meta, filled.rows)
     except BadArgument as exc:
         errors[TakeActionsBlock.ROWS] = exc.message
         raise FieldErrors(errors) from None
-    if len(selected) > MAX_SELECTED_ROWS:
-        errors[TakeActionsBlock.ROWS] = f"Choose at most {MAX_SELECTED_ROWS:,} rows at a time."
     if errors:
         raise FieldErrors(errors)
-    rows = await services.results.rows(meta.id, selected[0], selected[-1] + 1)
-    wanted = set(selected)
-    picked = [row for index, row in enumerate(rows, start=selected[0]) if index in wanted]
     targets = targets_from_rows(choice, picked)
     if not targets:
         raise FieldErrors(
@@ -145,6 +143,7 @@ async def review(
     rule = screened.rule
     return render_confirm_view(
         choice=choice,
+        chosen=chosen,
         targets=list(screened.spec.targets),
         excluded=[(e.target, e.reason) for e in screened.excluded],
         radius=blast_radius(list(screened.spec.targets)),
@@ -154,6 +153,35 @@ async def review(
         private_metadata=json.dumps(
             {"draft": draft.id, "channel": meta.channel, "shown_to": user_id}
         ),
+    )
+
+
+async def _chosen_rows(
+    services: Services, meta: StoredResult, text: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The rows the Rows field names (numbers, or a filter on column values), and how many of
+    the result's rows that is, in words for the review."""
+    if looks_like_filter(text):
+        if meta.row_count > MAX_SELECTED_ROWS:
+            raise BadArgument(
+                f"Filters work on results of up to {MAX_SELECTED_ROWS:,} rows; this one has "
+                f"{meta.row_count:,}. Choose rows by number, or narrow the hunt."
+            )
+        wanted = parse_row_filter(text, [c.name for c in meta.columns])
+        rows = await services.results.rows(meta.id, 0, meta.row_count)
+        picked = [row for row in rows if wanted.matches(row)]
+        if not picked:
+            raise BadArgument(f"No row has {wanted.describe()}.")
+        return picked, (f"{rows_text(len(picked))} of {meta.row_count:,} where {wanted.describe()}")
+    selected = parse_row_selection(text, meta.row_count)
+    if len(selected) > MAX_SELECTED_ROWS:
+        raise BadArgument(f"Choose at most {MAX_SELECTED_ROWS:,} rows at a time.")
+    rows = await services.results.rows(meta.id, selected[0], selected[-1] + 1)
+    wanted_rows = set(selected)
+    picked = [row for index, row in enumerate(rows, start=selected[0]) if index in wanted_rows]
+    every = len(selected) == meta.row_count
+    return picked, (
+        f"all {rows_text(meta.row_count)}" if every else f"{rows_text(len(picked))}: {text.strip()}"
     )
 
 

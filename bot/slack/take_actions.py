@@ -42,9 +42,10 @@ def render_choose_view(
             Option(value=choice.key, text=PlainTextObject(text=clip(choice.label, 75)))
         )
     intro = (
-        f"{rows_text(meta.row_count)} from {code(meta.hunt)}. Rows are numbered as in the "
-        "results table; leave Rows empty to act on all of them. Nothing runs until an "
-        "approver agrees."
+        f"{rows_text(meta.row_count)} from {code(meta.hunt)}. Choose rows by their number in "
+        "the results table's # column, or by a column's value (=, !=, contains, starts with, "
+        "ends with; join with and); leave Rows empty to act on all of them. Nothing runs until "
+        "an approver agrees."
     )
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
     if note:
@@ -66,7 +67,10 @@ def render_choose_view(
             block_id=TakeActionsBlock.ROWS,
             label=PlainTextObject(text="Rows"),
             optional=True,
-            hint=PlainTextObject(text=f"All {meta.row_count:,} rows, or some: 1-5, 8"),
+            hint=PlainTextObject(
+                text=f"All {meta.row_count:,} rows; some by number (1-5, 8, as in the # column); "
+                "or by value: LatestDeliveryLocation = Inbox, Subject contains invoice"
+            ),
             element=PlainTextInputElement(
                 action_id=INPUT_ELEMENT, placeholder=PlainTextObject(text="All rows")
             ),
@@ -106,6 +110,7 @@ def render_choose_view(
 def render_confirm_view(
     *,
     choice: ActionChoice,
+    chosen: str,
     targets: list[Target],
     excluded: list[tuple[Target, str]],
     radius: BlastRadius,
@@ -115,7 +120,7 @@ def render_confirm_view(
     private_metadata: str,
 ) -> dict[str, Any]:
     lines = [
-        f"*{escape(choice.label)}* on {escape(radius.describe())}.",
+        f"*{escape(choice.label)}* on {escape(radius.describe())}, from {escape(chosen)}.",
         f"Needs {quorum} approval{'s' * (quorum != 1)} from "
         + (", ".join(user(a) if a.startswith("U") else code(a) for a in approvers) or "approvers")
         + f", not you. The request expires at {expires_at:%Y-%m-%d %H:%M} UTC.",

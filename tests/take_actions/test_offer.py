@@ -135,6 +135,7 @@ def test_both_views_are_within_slacks_limits():
     ] + [DeviceTarget(device_id="d" * 40, device_name="ws-1")]
     confirm = render_confirm_view(
         choice=choices[0],
+        chosen="all 400 rows",
         targets=targets,
         excluded=[(targets[-1], "protected device")],
         radius=blast_radius(targets),
