@@ -23,6 +23,7 @@ import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509 import load_pem_x509_certificate
 
+from bot.backoff import Backoff
 from bot.config import Settings
 from bot.errors import AuthenticationError
 
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 # A hung login host must not hold a worker thread for ever.
 LOGIN_TIMEOUT_SECONDS = 30.0
+# A login host that answers 5xx or cannot be reached is asked again, this many times in all.
+LOGIN_ATTEMPTS = 3
+# After a 5xx, MSAL answers the same token request from its own cache for the Retry-After, or
+# 5 s without one (msal/throttled_http_client.py): asking sooner only replays the failure.
+MSAL_THROTTLE_SECONDS = 5.0
 
 _PEM_BLOCK = re.compile(
     r"-----BEGIN (?P<label>[A-Z0-9 ]+)-----.+?-----END (?P=label)-----", re.DOTALL
@@ -69,13 +75,31 @@ class _CertificateCredential:
     passphrase: str | None
 
 
+class LoginHostTrouble(AuthenticationError):
+    """The login host answered 5xx or could not be reached: worth asking again shortly."""
+
+    def __init__(
+        self, message: str, *, hint: str, reason: Exception, wait_at_least: float = 0.0
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason  # for the log line; not chained, so not printed with the error
+        self.wait_at_least = wait_at_least
+
+
 class TokenProvider:
     """App-only access tokens for any resource scope, cached by MSAL."""
 
-    def __init__(self, settings: Settings, *, http_client: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_client: requests.Session | None = None,
+        attempts: int = LOGIN_ATTEMPTS,
+    ) -> None:
         settings.require_graph()
         self._settings = settings
         self._http_client = http_client
+        self._attempts = max(1, attempts)
         self._app: msal.ConfidentialClientApplication | None = None
         # Built lazily, in a worker thread: MSAL fetches the tenant's OpenID configuration
         # when it is constructed, and that must not block the event loop either.
@@ -86,8 +110,37 @@ class TokenProvider:
         return self._settings.authority.rsplit("/", 1)[0]
 
     async def access_token(self, scope: str) -> str:
-        """A bearer token for `scope` (e.g. `https://graph.microsoft.com/.default`)."""
-        return await asyncio.to_thread(self._acquire, scope)
+        """A bearer token for `scope` (e.g. `https://graph.microsoft.com/.default`).
+
+        A transient failure of the login host (5xx, no connection) is tried again with capped,
+        jittered backoff, no sooner than MSAL will really ask again; Entra's refusals (4xx)
+        are reported at once.
+        """
+        backoff = Backoff(first=0.5, cap=4.0)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await asyncio.to_thread(self._acquire, scope)
+            except LoginHostTrouble as exc:
+                reason = exc.reason
+                if attempt == self._attempts:
+                    log.warning(
+                        "login host %s: %s; giving up after %d attempt(s)",
+                        self.login_host,
+                        _short(reason),
+                        attempt,
+                    )
+                    raise
+                delay = max(backoff.next(), exc.wait_at_least + backoff.next() / 4)
+                log.warning(
+                    "login host %s: %s; trying again in %.1f s (attempt %d of %d)",
+                    self.login_host,
+                    _short(reason),
+                    delay,
+                    attempt,
+                    self._attempts,
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close the HTTP session MSAL opened for itself (one given to us stays the giver's)."""
@@ -104,8 +157,9 @@ class TokenProvider:
         except requests.RequestException as exc:
             raise self._unreachable(exc) from None
         except msal.exceptions.MsalServiceError as exc:
-            # MSAL raises (rather than returning an error dict) when Entra answers 5xx.
-            raise self._login_host_failed(exc) from None
+            # MSAL raises (rather than returning an error dict) when Entra answers 5xx, and
+            # answers the same request from its cache for a while (MSAL_THROTTLE_SECONDS).
+            raise self._login_host_failed(exc, wait_at_least=MSAL_THROTTLE_SECONDS) from None
         if "access_token" in result:
             log.debug("token for %s from %s", scope, result.get("token_source", "unknown"))
             return str(result["access_token"])
@@ -169,20 +223,27 @@ class TokenProvider:
             credential["passphrase"] = cert.passphrase
         return credential
 
-    def _login_host_failed(self, exc: Exception) -> AuthenticationError:
-        log.warning("login host %s failed: %s", self.login_host, exc)
-        return AuthenticationError(
+    def _login_host_failed(self, exc: Exception, *, wait_at_least: float = 0.0) -> LoginHostTrouble:
+        return LoginHostTrouble(
             f"The Entra login host {self.login_host} failed to answer ({exc}).",
             hint="Entra may be having trouble; try again in a few minutes.",
+            reason=exc,
+            wait_at_least=wait_at_least,
         )
 
-    def _unreachable(self, exc: requests.RequestException) -> AuthenticationError:
-        log.warning("login host %s unreachable: %s", self.login_host, type(exc).__name__)
-        return AuthenticationError(
+    def _unreachable(self, exc: requests.RequestException) -> LoginHostTrouble:
+        return LoginHostTrouble(
             f"The Entra login host {self.login_host} cannot be reached ({type(exc).__name__}).",
             hint="Check the network, proxy and DNS of this machine, and AZURE_CLOUD / "
             "AZURE_AUTHORITY_HOST; then try again.",
+            reason=exc,
         )
+
+
+def _short(exc: BaseException) -> str:
+    """A failure in a log line: its kind and first line, never a secret (none is in these)."""
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def read_pem_certificate(

@@ -198,3 +198,46 @@ def test_token_roles_refuses_what_is_not_a_jwt():
         token_roles("opaque-token")
     with pytest.raises(ValueError, match="not a JWT"):
         token_roles("a.%%%.c")
+
+
+async def test_one_503_from_the_login_host_is_ridden_out(microsoft, tokens, caplog):
+    """Entra answers 503 once: the token comes on the next try, no sooner than MSAL (which
+    holds a 5xx answer for 5 s) would really ask again."""
+    caplog.set_level(logging.WARNING, logger="bot.defender.auth")
+    microsoft.entra.fail_next = [503]
+    try:
+        token = await tokens.access_token(GRAPH)
+    finally:
+        microsoft.entra.fail_next = []
+    assert token_roles(token)
+    assert len(microsoft.token_requests) == 2  # the 503, then the token: no wasted retries
+    assert "trying again in" in caplog.text and "attempt 1 of 3" in caplog.text
+
+
+async def test_a_hunt_survives_one_503_from_the_login_host(microsoft, hunting):
+    microsoft.entra.fail_next = [503]
+    try:
+        result = await hunting.run_query("DeviceInfo | take 1")
+    finally:
+        microsoft.entra.fail_next = []
+    assert result.row_count >= 0
+    assert len(microsoft.hunting_requests) == 1
+
+
+async def test_the_login_host_is_asked_a_few_times_then_the_failure_is_reported(microsoft):
+    settings = microsoft.settings(azure_authority_host="https://127.0.0.1:9")
+    provider = TokenProvider(settings, http_client=microsoft.requests_session(), attempts=2)
+
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(AuthenticationError, match="cannot be reached"):
+        await provider.access_token(GRAPH)
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_a_refusal_is_not_asked_again(microsoft):
+    provider = TokenProvider(
+        microsoft.settings(azure_client_secret="wrong"), http_client=microsoft.requests_session()
+    )
+    with pytest.raises(AuthenticationError, match="invalid_client"):
+        await provider.access_token(GRAPH)
+    assert len(microsoft.token_requests) == 1

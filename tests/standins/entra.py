@@ -55,6 +55,8 @@ class Entra:
         self.tenant_id = tenant_id
         self.app = app
         self.token_delay = 0.0  # seconds the token endpoint takes to answer
+        # Statuses the next token requests answer with, in turn (e.g. [503]: one outage).
+        self.fail_next: list[int] = []
         self.rotate_signing_key()
 
     def rotate_signing_key(self) -> None:
@@ -109,6 +111,14 @@ class Entra:
         tenant = request.path_params["tenant"]
         if self.token_delay:
             await asyncio.sleep(self.token_delay)
+        if self.fail_next:
+            return entra_error(
+                self.fail_next.pop(0),
+                "temporarily_unavailable",
+                50196,
+                "The server is temporarily unavailable. Try again later.",
+                request.headers.get("client-request-id") or str(uuid.uuid4()),
+            )
         # Parsed by hand: Starlette's form parser needs python-multipart, a dependency for nothing.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         cid = request.headers.get("client-request-id") or str(uuid.uuid4())
