@@ -17,6 +17,7 @@ import pytest
 
 from bot.defender.lab import LabTenant, create_lab
 from bot.defender.lab.store import LabBusy, opened, scrub
+from bot.errors import LabError
 
 COUNT = "EmailEvents | count"
 
@@ -233,3 +234,13 @@ async def test_recreating_the_lab_waits_for_a_hunt_and_open_tenants_see_the_new_
     after = (await tenant.run_query(COUNT)).rows[0]["Count"]
     await tenant.aclose()
     assert after == summary.rows["EmailEvents"] != before
+
+
+def test_a_disk_error_while_using_the_lab_is_told_without_the_path(lab_copy: Path):
+    tenant = LabTenant.open(lab_copy)
+    elsewhere = lab_copy.parent / "elsewhere" / "export.csv"
+    with pytest.raises(LabError) as caught, tenant.connection() as con:
+        con.execute(f"COPY (SELECT 1) TO '{elsewhere}'")  # no such folder: DuckDB's IO error
+    assert "could not use its database" in caught.value.message
+    assert_nothing_private(str(caught.value), lab_copy)
+    assert str(elsewhere) not in str(caught.value)

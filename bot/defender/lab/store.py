@@ -168,6 +168,13 @@ def opened(
             if write:
                 # Folded into the file now, so readers do not each replay the WAL.
                 con.execute("CHECKPOINT")
+        except duckdb.IOException as exc:
+            # The disk, not the query: DuckDB says which file, which is not for people.
+            log.warning("lab tenant: reading or writing %s failed: %s", path, exc)
+            raise LabError(
+                f"The lab tenant could not use its database: {scrub(str(exc), path)}",
+                hint="Try again; if it keeps happening, tell whoever runs the bot.",
+            ) from None
         finally:
             con.close()
 

@@ -138,12 +138,6 @@ class LabTenant:
             raise QueryError(f"The query was rejected: {scrub(str(exc), self.path)}") from None
         except _QUERY_ERRORS as exc:
             raise QueryError(f"The query was rejected: {_readable(exc, self.path)}") from None
-        except duckdb.IOException as exc:
-            log.warning("lab tenant: reading %s failed: %s", self.path, exc)
-            raise LabError(
-                f"The lab tenant could not read its database: {_readable(exc, self.path)}",
-                hint="Try again; if it keeps happening, tell whoever runs the bot.",
-            ) from None
 
 
 @contextmanager
