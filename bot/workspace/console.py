@@ -124,7 +124,7 @@ async def _prepare_lab(settings: Settings, out: Console) -> None:
 
     with out.status(Text(f"creating the lab tenant in {settings.lab_db}")):
         lab = await asyncio.to_thread(LabTenant.open, settings.lab_db)
-        await lab.aclose()  # the bot's worker opens it; DuckDB allows one process
+        await lab.aclose()  # holds nothing open: each hunt or action opens the file
 
 
 class TranscriptWriter:
