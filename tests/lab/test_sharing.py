@@ -244,3 +244,17 @@ def test_a_disk_error_while_using_the_lab_is_told_without_the_path(lab_copy: Pat
     assert "could not use its database" in caught.value.message
     assert_nothing_private(str(caught.value), lab_copy)
     assert str(elsewhere) not in str(caught.value)
+
+
+def test_asking_again_inside_an_action_reuses_its_connection_instead_of_waiting(lab_copy: Path):
+    tenant = LabTenant.open(lab_copy, wait=1)
+    started = time.monotonic()
+    with tenant.connection() as outer:
+        outer.execute("BEGIN TRANSACTION")
+        outer.execute('DELETE FROM "EmailEvents" WHERE rowid = 0')
+        with tenant.connection() as inner:
+            assert inner is outer
+        seen = tenant._run_query(COUNT).rows[0]["Count"]  # sees its own uncommitted change
+        outer.execute("COMMIT")
+    assert time.monotonic() - started < 1
+    assert tenant._run_query(COUNT).rows[0]["Count"] == seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,9 @@ class LabTenant:
         self.path = path
         self.wait = wait
         self._closed = False
+        # The read-write connection this thread holds, if any: asking again (an action that
+        # hunts, an executor step inside another) reuses it instead of waiting on itself.
+        self._held = threading.local()
 
     @classmethod
     def open(
@@ -89,8 +93,16 @@ class LabTenant:
         thread."""
         if self._closed:
             raise LabError("The lab tenant is closed.")
+        held: duckdb.DuckDBPyConnection | None = getattr(self._held, "con", None)
+        if held is not None:
+            yield held
+            return
         with opened(self.path, write=True, wait=self.wait) as con:
-            yield con
+            self._held.con = con
+            try:
+                yield con
+            finally:
+                self._held.con = None
 
     async def run_query(self, kql: str) -> HuntResult:
         return await asyncio.to_thread(self._run_query, kql)
@@ -101,14 +113,18 @@ class LabTenant:
     def _run_query(self, kql: str) -> HuntResult:
         if self._closed:
             raise LabError("The lab tenant is closed.")
-        with opened(self.path, write=False, wait=self.wait) as con:
-            fresh = datetime.now(UTC) - read_anchor(con) <= STALE_AFTER
-            if fresh:
-                names, kinds, fetched = self._query(con, kql)
+        fresh, writing = False, getattr(self._held, "con", None) is not None
+        if not writing:
+            with opened(self.path, write=False, wait=self.wait) as con:
+                fresh = datetime.now(UTC) - read_anchor(con) <= STALE_AFTER
+                if fresh:
+                    names, kinds, fetched = self._query(con, kql)
         if not fresh:
-            # Left for days: bring the data up to now first (a writer's turn), then read.
+            # Left for days: bring the data up to now first (a writer's turn), then read. Or
+            # this thread already writes: read on its connection.
             with self.connection() as con:
-                rebase(con)
+                if not writing:  # a writer may be inside its own transaction: leave it be
+                    rebase(con)
                 names, kinds, fetched = self._query(con, kql)
         columns = [Column(name=n, type=k) for n, k in zip(names, kinds, strict=True)]
         rows = [
