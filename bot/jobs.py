@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -40,7 +42,13 @@ def register_jobs(services: Services) -> None:
 
     async def run_hunt(request_id: str) -> None:
         try:
-            await hunts.run_hunt(s, request_id)
+            # A hunt is read-only and its job may run again (flows/hunts.py): one cut short
+            # by a Redis outage runs again, or posts what it stored, once Redis is back.
+            await _riding_out_redis(
+                s, f"run_hunt {request_id}", lambda: hunts.run_hunt(s, request_id)
+            )
+        except RedisUnreachable:
+            return
         except Exception:
             request = await s.hunt_requests.load(request_id)
             if request is not None:
@@ -58,6 +66,12 @@ def register_jobs(services: Services) -> None:
     async def execute_approval(approval_id: str) -> None:
         try:
             await approvals.execute(s, approval_id)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning(
+                "execute_approval %s: Redis unreachable (%s); housekeeping will resume it",
+                approval_id,
+                type(exc).__name__,
+            )
         except Exception:
             log.exception("execute_approval %s failed; housekeeping will resume it", approval_id)
 
@@ -65,6 +79,43 @@ def register_jobs(services: Services) -> None:
     broker.register_task(run_hunt, task_name=JobName.RUN_HUNT)
     broker.register_task(export_csv, task_name=JobName.EXPORT_CSV)
     broker.register_task(execute_approval, task_name=JobName.EXECUTE_APPROVAL)
+
+
+# A job cut short by a Redis outage waits for Redis this long at most, then is dropped.
+JOB_WAITS_FOR_REDIS = 300.0  # seconds
+
+
+class RedisUnreachable(Exception):
+    """Redis stayed away longer than a job waits for it (already logged)."""
+
+
+async def _riding_out_redis(
+    services: Services, job: str, run: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `run`; if Redis drops out under it, wait until Redis answers and run it again
+    (one log line per interruption). Only for jobs that may run twice."""
+    while True:
+        try:
+            await run()
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("%s: Redis unreachable (%s); will run it again", job, type(exc).__name__)
+        if not await _redis_answers(services, job):
+            raise RedisUnreachable(job)
+
+
+async def _redis_answers(services: Services, job: str) -> bool:
+    backoff = Backoff(first=0.25, cap=3.0)
+    started = time.monotonic()
+    while time.monotonic() - started < JOB_WAITS_FOR_REDIS:
+        await asyncio.sleep(backoff.next())
+        try:
+            await services.redis.client.ping()
+            return True
+        except (RedisConnectionError, RedisTimeoutError):
+            continue
+    log.warning("%s: Redis away for %.0f s; dropped", job, time.monotonic() - started)
+    return False
 
 
 async def run_worker(services: Services) -> None:

@@ -21,18 +21,22 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 import redis.asyncio as aioredis
 from rich.console import Console
 
 from bot.app import serve_in_process, start_services
 from bot.config import Settings
+from bot.defender.lab.machine_actions import MACHINE_ACTIONS_TABLE
 from bot.queue import jobs_pending
-from bot.services import Services
+from bot.slack.ids import ApprovalAction
+from bot.state.approval_records import ApprovalState
 from bot.workspace.platform import SlackPlatform
 from bot.workspace.session import ConsoleSession
 from bot.workspace.slack_requests import SignedSender
 from bot.workspace.webapi import WebApiStandIn
+from tests.slack.bot_under_test import SocBot
 from tests.slack.conftest import SIGNING_SECRET, TOKEN, Harness
 
 BIN = Path(sys.executable).parent
@@ -187,9 +191,7 @@ def worker(settings: Settings, api_url: str, directory: Path, **env: str) -> Ite
 @dataclass
 class WebSide:
     harness: Harness
-    session: ConsoleSession
-    out: Console
-    services: Services  # another process's view of the same Redis, for checking state
+    bot: SocBot  # the console session and forged presses; its services read the same Redis
 
 
 @asynccontextmanager
@@ -197,7 +199,12 @@ async def web_side(settings: Settings) -> AsyncIterator[WebSide]:
     """The web process (no worker in it) with the Slack stand-in, and a console session."""
     async with AsyncExitStack() as stack:
         slack = await stack.enter_async_context(WebApiStandIn(token=TOKEN).running())
-        current = settings.model_copy(update={"slack_api_url": slack.api_url})
+        current = settings.model_copy(
+            update={
+                "slack_api_url": slack.api_url,
+                "approval_approver_usergroups": ("S0APPROVERS",),
+            }
+        )
         url = await stack.enter_async_context(serve_in_process(current, with_worker=False))
         sender = SignedSender(url, SIGNING_SECRET)
         stack.push_async_callback(sender.aclose)
@@ -206,10 +213,10 @@ async def web_side(settings: Settings) -> AsyncIterator[WebSide]:
         services = await start_services(current)
         stack.push_async_callback(services.aclose)
         out = Console(record=True, width=160, file=io.StringIO())
-        session = ConsoleSession(
-            SlackPlatform(slack, sender), out, jobs_busy=lambda: jobs_pending(queue)
-        )
-        yield WebSide(Harness(slack, sender, current), session, out, services)
+        platform = SlackPlatform(slack, sender)
+        session = ConsoleSession(platform, out, jobs_busy=lambda: jobs_pending(queue))
+        bot = SocBot(slack, sender, session, platform, services, out)
+        yield WebSide(Harness(slack, sender, current), bot)
 
 
 async def hunt_answered(harness: Harness, name: str, timeout: float = 30.0) -> float:
@@ -249,3 +256,125 @@ async def test_a_ten_second_outage_costs_a_few_log_lines_and_the_worker_recovers
     assert not [line for line in during if line.startswith("Traceback")], "\n".join(during)
     assert any("Redis unreachable" in line for line in during), "\n".join(during)
     assert seconds <= 6.0, "\n".join(during)
+
+
+ASK_FOR_DELETE = (  # hard delete: two approvers must agree
+    "as @alice",
+    "/hunt spam-emails",
+    "click Take actions",
+    "fill Action=Hard delete",
+    "fill Rows=1",
+    "fill Description=phish campaign",
+    "submit",
+    "submit",
+)
+
+
+async def approval_done(bot: SocBot, approval_id: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        approval = await bot.services.approvals.get(approval_id)
+        assert approval is not None
+        if approval.state.final or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert approval.state == ApprovalState.DONE, approval
+
+
+async def test_pending_approvals_and_votes_in_flight_survive_a_redis_restart(
+    own_redis: RedisServer, outage_settings: Settings, tmp_path: Path
+):
+    async with web_side(outage_settings) as web:
+        bot = web.bot
+        with worker(outage_settings, web.harness.slack.api_url, tmp_path) as hunt_bot:
+            await bot.run(*ASK_FOR_DELETE)
+            card = bot.messages_with("Approve")[-1]
+            approval_id = bot.button_value(card, ApprovalAction.APPROVE)
+            answer, before = await bot.press("bob", card, ApprovalAction.APPROVE, approval_id)
+            assert answer.status == 200
+            for _ in range(100):
+                pending = await bot.services.approvals.get(approval_id)
+                if pending is not None and pending.approvals == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert pending is not None and pending.state == ApprovalState.PENDING
+
+            own_redis.stop()
+            answer, before = await bot.press("carol", card, ApprovalAction.APPROVE, approval_id)
+            assert answer.status == 200
+            told = await bot.told("carol", before)
+            assert "cannot reach its state store" in told and "nothing was done" in told
+            own_redis.start()
+            await own_redis.answers()
+
+            kept = await bot.services.approvals.get(approval_id)
+            assert kept is not None, "the pending approval was lost"
+            assert kept.state == ApprovalState.PENDING and kept.approvals == 1, kept
+            assert [v.user_id for v in kept.votes] == ["U0BOB"], kept.votes
+
+            answer, before = await bot.press("carol", card, ApprovalAction.APPROVE, approval_id)
+            assert answer.status == 200
+            await approval_done(bot, approval_id)
+            done = await bot.services.approvals.get(approval_id)
+            assert done is not None and done.approvals == 2
+            assert hunt_bot.process.poll() is None
+
+
+async def test_a_redis_outage_during_an_approved_run_ends_with_the_run_done_once(
+    own_redis: RedisServer, outage_settings: Settings, tmp_path: Path
+):
+    """A device scan in the lab stays in progress for a few seconds while the worker follows
+    it; Redis goes away in that time. Once it is back the run finishes, each device scanned
+    once."""
+    async with web_side(outage_settings) as web:
+        bot = web.bot
+        with worker(
+            outage_settings,
+            web.harness.slack.api_url,
+            tmp_path,
+            APPROVAL_LEASE_SECONDS="3",
+            APPROVAL_TAKEOVER_GRACE_SECONDS="0",
+        ) as hunt_bot:
+            await bot.run(
+                "as @alice",
+                "/hunt ransomware-precursors",
+                "click Take actions",
+                "fill Action=Antivirus scan (full)",
+                "fill Rows=1",
+                "fill Description=scan during an outage",
+                "submit",
+                "submit",
+            )
+            card = bot.messages_with("Approve")[-1]
+            approval_id = bot.button_value(card, ApprovalAction.APPROVE)
+            await bot.press("bob", card, ApprovalAction.APPROVE, approval_id)
+            for _ in range(500):
+                running = await bot.services.approvals.get(approval_id)
+                if running is not None and running.state not in (
+                    ApprovalState.PENDING,
+                    ApprovalState.APPROVED,
+                ):
+                    break
+                await asyncio.sleep(0.02)
+            assert running is not None and running.state == ApprovalState.EXECUTING, running
+
+            own_redis.stop()
+            await asyncio.sleep(3.0)
+            own_redis.start()
+            back = await own_redis.answers()
+            await approval_done(bot, approval_id, timeout=40)
+            finished = time.monotonic() - back
+            assert hunt_bot.process.poll() is None
+            log = "\n".join(hunt_bot.lines())
+
+    con = duckdb.connect(str(outage_settings.lab_db), read_only=True)
+    try:
+        scans = con.execute(
+            f"SELECT machine_id, count(*) FROM {MACHINE_ACTIONS_TABLE} "
+            "WHERE requestor_comment LIKE ? GROUP BY machine_id",
+            [f"%{approval_id}%"],
+        ).fetchall()
+    finally:
+        con.close()
+    print(f"\nrun done {finished:.1f} s after Redis returned; scans per device: {scans}")
+    assert scans and all(count == 1 for _, count in scans), (scans, log)
