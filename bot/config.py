@@ -114,6 +114,9 @@ EXPECTED: dict[str, str] = {
     "approve remediation",
     "APPROVAL_EXPIRY_MINUTES": "how many minutes an approval waits for votes (5-10080)",
     "APPROVAL_MAX_TARGETS": "the most targets one approval may act on (1-10000)",
+    "APPROVAL_LEASE_SECONDS": "seconds a worker holds a running approval between renewals (1-600)",
+    "APPROVAL_TAKEOVER_GRACE_SECONDS": "seconds past a lapsed lease before another worker "
+    "resumes the run (0-300)",
     "APPROVAL_PROTECTED_DEVICES": "comma-separated device ids or names never acted on",
     "APPROVAL_PROTECTED_MAILBOXES": "comma-separated email addresses never acted on",
 }
@@ -176,6 +179,10 @@ class Settings(BaseSettings):
     approval_approver_usergroups: IdList = ()
     approval_expiry_minutes: int = Field(default=4 * 60, ge=5, le=7 * 24 * 60)
     approval_max_targets: int = Field(default=100, ge=1, le=10_000)
+    # A running approval's lease, renewed every third of it; a worker that dies is taken over
+    # once its lease plus the grace have passed (worst case about lease + grace + housekeeping).
+    approval_lease_seconds: float = Field(default=20, ge=1, le=600)
+    approval_takeover_grace_seconds: float = Field(default=5, ge=0, le=300)
     approval_protected_devices: IdList = ()  # ids or names, not Slack ids: own validator below
     approval_protected_mailboxes: IdList = ()
 

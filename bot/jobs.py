@@ -28,7 +28,7 @@ from bot.state.capabilities import save_capabilities
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_EVERY = 15.0  # seconds
+HOUSEKEEPING_EVERY = 5.0  # seconds: a dead worker's approval is resumed this soon after its grace
 
 # taskiq warns whenever its receiver is cancelled, which is how every worker here stops.
 logging.getLogger("taskiq.receiver").addFilter(

@@ -24,6 +24,15 @@ async def _vote(ctx: Context, *, approve: bool) -> None:
         await ctx.tell(refused)
 
 
+async def retry_unknown(ctx: Context) -> None:
+    """Retry these: only the unknown targets, once; an approver (never the requester)."""
+    f = ctx.facts
+    refused = await approvals.retry_unknown(ctx.services, f.value, f.user, f.user_name)
+    if refused is not None:
+        await ctx.tell(refused)
+
+
 def register(listeners: Listeners) -> None:
     listeners.action(ApprovalAction.APPROVE, Who.APPROVER, approve)
     listeners.action(ApprovalAction.REJECT, Who.APPROVER, reject)
+    listeners.action(ApprovalAction.RETRY_UNKNOWN, Who.APPROVER, retry_unknown)

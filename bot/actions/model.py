@@ -108,6 +108,9 @@ class OutcomeStatus(StrEnum):
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"  # protected target, or excluded by policy
+    # Sent, but whether Microsoft acted can't be read back (a crash or timeout between sending
+    # and recording, and no API to ask): an approver checks the Action center, then may retry.
+    UNKNOWN = "unknown"
 
     @property
     def settled(self) -> bool:
@@ -118,6 +121,7 @@ class OutcomeStatus(StrEnum):
             OutcomeStatus.TIMED_OUT,
             OutcomeStatus.CANCELLED,
             OutcomeStatus.SKIPPED,
+            OutcomeStatus.UNKNOWN,
         }
 
 

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 
-from bot.actions.model import OutcomeStatus
+from bot.actions.model import OutcomeStatus, TargetOutcome
 from bot.defender.actions import RemediationBackend
 from bot.errors import HuntBotError
 from bot.policy import Decision
@@ -18,13 +19,15 @@ from bot.services import Services
 from bot.slack.approval_card import render_approval_card
 from bot.slack.blocks import Message, render_markup_notice
 from bot.slack.mrkdwn import escape, user
-from bot.state.approval_records import ApprovalState
+from bot.state.approval_records import ApprovalState, Claim, LeaseLost
 
 log = logging.getLogger(__name__)
 
 FAILED_OUTCOMES = {OutcomeStatus.FAILED, OutcomeStatus.TIMED_OUT, OutcomeStatus.CANCELLED}
 STATUS_POLL_EVERY = 2.0  # seconds between machine-action status reads
 STATUS_POLL_FOR = 60 * 60.0  # give up following a device action after an hour
+RUN_ATTEMPTS = 3  # an error after the claim: tried this many times in all, then failed
+RETRY_BACKOFF = 2.0  # seconds before the second attempt; doubles
 
 
 def refusal_message(decision: Decision) -> Message:
@@ -62,40 +65,138 @@ async def update_card(services: Services, approval_id: str) -> None:
 
 
 async def execute(services: Services, approval_id: str) -> None:
-    """Run an approved spec once: claim it, act on each target not yet done, follow status."""
+    """Run an approved spec once: claim it, act on each target not yet done, follow status.
+
+    The claim's lease is short (APPROVAL_LEASE_SECONDS) and renewed while the run lives, so a
+    worker that dies is taken over within about a minute; every call to Microsoft is preceded
+    by a fenced intent, so a worker that lost its lease sends nothing and a target a dead worker
+    may have sent is reconciled with Microsoft, never sent again blindly. An error after the
+    claim is retried with backoff a few times, then fails the approval with the reason."""
     s = services
-    worker = uuid.uuid4().hex
-    if not await s.approvals.claim_execution(approval_id, worker):
+    lease = timedelta(seconds=s.settings.approval_lease_seconds)
+    claim = await s.approvals.claim(approval_id, uuid.uuid4().hex, lease=lease)
+    if claim is None:
         return
+    if claim.taken_over:
+        log.warning("approval %s: resumed a run whose worker stopped", approval_id)
     await update_card(s, approval_id)
+    keeper = asyncio.create_task(_keep_lease(s, approval_id, claim, lease))
     try:
-        spec = await s.approvals.spec_to_run(approval_id)
-    except HuntBotError as exc:
-        await s.approvals.finish(
-            approval_id, ApprovalState.FAILED, worker_id=worker, reason=exc.message
-        )
-        await update_card(s, approval_id)
-        return
+        for attempt in range(1, RUN_ATTEMPTS + 1):
+            try:
+                await _run(s, approval_id, claim, lease)
+                return
+            except LeaseLost as exc:
+                log.warning("approval %s: stopped, %s", approval_id, exc)
+                return
+            except HuntBotError as exc:  # e.g. the spec no longer matches what was approved
+                await _fail(s, approval_id, claim, exc.message)
+                return
+            except Exception as exc:
+                what = f"an unexpected error ({type(exc).__name__})"
+                log.exception("approval %s: attempt %d failed", approval_id, attempt)
+                if attempt == RUN_ATTEMPTS:
+                    await _fail(s, approval_id, claim, f"stopped after {attempt} attempts: {what}")
+                    return
+                wait = RETRY_BACKOFF * 2 ** (attempt - 1)
+                await s.approvals.set_note(
+                    approval_id,
+                    f"retrying in {wait:g} s after {what} (attempt {attempt + 1} of "
+                    f"{RUN_ATTEMPTS})",
+                )
+                await update_card(s, approval_id)
+                await asyncio.sleep(wait)
+    finally:
+        keeper.cancel()
+
+
+async def _fail(services: Services, approval_id: str, claim: Claim, reason: str) -> None:
+    await services.approvals.set_note(approval_id, "")
+    await services.approvals.finish(
+        approval_id, ApprovalState.FAILED, worker_id=claim.worker, reason=reason
+    )
+    await update_card(services, approval_id)
+
+
+async def _keep_lease(services: Services, approval_id: str, claim: Claim, lease: timedelta) -> None:
+    """Renew the lease every third of it while the run lives; stop once it is lost."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        try:
+            if not await services.approvals.renew_lease(approval_id, claim.worker, lease=lease):
+                return  # lost: the next intent refuses, so nothing more is sent
+        except Exception:
+            log.warning("approval %s: lease not renewed this time", approval_id, exc_info=True)
+
+
+async def _run(services: Services, approval_id: str, claim: Claim, lease: timedelta) -> None:
+    s = services
+    spec = await s.approvals.spec_to_run(approval_id)
     remediation = await s.remediation()
-    remaining = await s.approvals.remaining_targets(approval_id, worker_id=worker)
+    remaining = await s.approvals.remaining_targets(approval_id, worker_id=claim.worker)
     if remaining:
-        for outcome in await remediation.submit(spec, approval_id, remaining):
-            await s.approvals.record_outcome(approval_id, outcome, worker_id=worker)
+        intents = await s.approvals.intents(approval_id)
+        maybe_sent = [t for t in remaining if t.key in intents]
+        found: dict[str, TargetOutcome] = {}
+        if maybe_sent:  # an earlier claim wrote their intent: ask Microsoft, don't resend
+            found = await remediation.reconcile(spec, approval_id, maybe_sent)
+            for outcome in found.values():
+                await s.approvals.record_outcome(approval_id, outcome, worker_id=claim.worker)
+        never_sent = {t.key for t in maybe_sent if t.key not in found}
+        to_send = [t for t in remaining if t.key not in found]
+        for batch in remediation.batches(spec, to_send):
+            answer = await s.approvals.write_intents(
+                approval_id, claim, [t.key for t in batch], lease=lease, reconciled=never_sent
+            )
+            if answer.reconcile:  # not expected within one claim; reconciled all the same
+                again = [t for t in batch if t.key in answer.reconcile]
+                for outcome in (await remediation.reconcile(spec, approval_id, again)).values():
+                    await s.approvals.record_outcome(approval_id, outcome, worker_id=claim.worker)
+            send = [t for t in batch if t.key in answer.send]
+            if send:
+                for outcome in await remediation.submit(spec, approval_id, send):
+                    await s.approvals.record_outcome(approval_id, outcome, worker_id=claim.worker)
         await update_card(s, approval_id)
-    await _follow_status(s, approval_id, worker, remediation)
+    await s.approvals.set_note(approval_id, "")
+    await _follow_status(s, approval_id, claim.worker, remediation, lease)
     outcomes = (await s.approvals.outcomes(approval_id)).values()
     failed = [o for o in outcomes if o.status in FAILED_OUTCOMES]
-    await s.approvals.finish(
+    unknown = [o for o in outcomes if o.status is OutcomeStatus.UNKNOWN]
+    reasons = []
+    if failed:
+        reasons.append(f"{len(failed)} target(s) failed")
+    if unknown:
+        reasons.append(f"{len(unknown)} target(s) unknown: check the Action center")
+    finished = await s.approvals.finish(
         approval_id,
         ApprovalState.FAILED if failed else ApprovalState.DONE,
-        worker_id=worker,
-        reason=f"{len(failed)} target(s) failed" if failed else "",
+        worker_id=claim.worker,
+        reason="; ".join(reasons),
     )
+    if not finished:
+        raise LeaseLost("the run was finished or taken over by another worker")
     await update_card(s, approval_id)
+
+
+async def retry_unknown(
+    services: Services, approval_id: str, user_id: str, user_name: str
+) -> Message | None:
+    """Retry these: an approver sends the UNKNOWN targets once more (once per approval); None
+    when it starts (the card shows it), else the private reason."""
+    result = await services.approvals.retry_unknown(approval_id, user_id, user_name=user_name)
+    if not result.retrying:
+        return render_markup_notice(escape(result.reason), None, fallback=result.reason)
+    await update_card(services, approval_id)
+    await services.queue.enqueue_execution(approval_id)
+    return None
 
 
 async def _follow_status(
-    services: Services, approval_id: str, worker: str, remediation: RemediationBackend
+    services: Services,
+    approval_id: str,
+    worker: str,
+    remediation: RemediationBackend,
+    lease: timedelta,
 ) -> None:
     """Poll device and file actions until each settles, keeping the execution's lease."""
     s = services
@@ -109,8 +210,8 @@ async def _follow_status(
         if not running:
             return
         await asyncio.sleep(STATUS_POLL_EVERY)
-        if not await s.approvals.renew_lease(approval_id, worker):
-            raise RuntimeError(f"lost the execution lease of {approval_id}")
+        if not await s.approvals.renew_lease(approval_id, worker, lease=lease):
+            raise LeaseLost(f"lost the execution lease of {approval_id}")
         changed = False
         for outcome in running:
             fresh = await remediation.refresh(outcome)
@@ -125,5 +226,6 @@ async def housekeeping(services: Services) -> None:
     """Expire approvals whose time is up, and resume executions whose worker went away."""
     for approval_id in await services.approvals.expire_due():
         await update_card(services, approval_id)
-    for approval_id in await services.approvals.due_for_execution():
+    grace = timedelta(seconds=services.settings.approval_takeover_grace_seconds)
+    for approval_id in await services.approvals.due_for_execution(grace):
         await services.queue.enqueue_execution(approval_id)

@@ -46,6 +46,7 @@ OUTCOME_WORDS = {
     OutcomeStatus.TIMED_OUT: "timed out",
     OutcomeStatus.CANCELLED: "cancelled",
     OutcomeStatus.SKIPPED: "skipped",
+    OutcomeStatus.UNKNOWN: "UNKNOWN, check the Action center",
 }
 
 
@@ -71,6 +72,16 @@ def render_approval_card(
         lines.append(
             f"Expires {approval.expires_at:%Y-%m-%d %H:%M} UTC. The requester cannot approve."
         )
+    if approval.resumed_at is not None:
+        lines.append(
+            f":arrows_counterclockwise: Resumed by another worker at "
+            f"{approval.resumed_at:%H:%M:%S} UTC after the one running it stopped; targets it "
+            "may have sent were checked with Microsoft, not sent again."
+        )
+    if approval.note and approval.state is ApprovalState.EXECUTING:
+        lines.append(f":warning: {escape(approval.note)}")
+    if approval.retried_by:
+        lines.append(f"Unknown targets retried once by {user(approval.retried_by)}.")
     blocks.append(SectionBlock(text=mrkdwn("\n".join(lines))))
     blocks.append(
         SectionBlock(text=PlainTextObject(text=_targets_text(spec.targets, outcomes), emoji=False))
@@ -84,7 +95,22 @@ def render_approval_card(
                 text=PlainTextObject(text=clip(f"Excluded, never acted on:\n{shown}", 3000))
             )
         )
-    links = sorted({o.link for o in outcomes.values() if o.link})
+    unknown = [o for o in outcomes.values() if o.status is OutcomeStatus.UNKNOWN]
+    if unknown:
+        where = sorted({o.link for o in unknown if o.link})
+        blocks.append(
+            SectionBlock(
+                text=mrkdwn(
+                    f":grey_question: *{len(unknown)} target(s) unknown*: sent, but whether "
+                    "Microsoft acted can't be read back. Check the "
+                    + " ".join(f"<{escape(link)}|Action center>" for link in where[:3])
+                    + " before retrying them."
+                )
+            )
+        )
+        if approval.state.final and not approval.retried_by:
+            blocks.append(_retry_button(approval, len(unknown)))
+    links = sorted({o.link for o in outcomes.values() if o.link and o not in unknown})
     if links:
         blocks.append(
             ContextBlock(
@@ -121,6 +147,30 @@ def _targets_text(targets: tuple[Target, ...], outcomes: dict[str, TargetOutcome
         done = sum(1 for o in outcomes.values() if o.status.settled)
         lines.append(f"…and {len(targets) - SHOWN_TARGETS} more ({done} of {len(targets)} settled)")
     return clip(f"Targets ({len(targets)}):\n" + "\n".join(lines), 3000)
+
+
+def _retry_button(approval: Approval, count: int) -> ActionsBlock:
+    return ActionsBlock(
+        elements=[
+            ButtonElement(
+                text=PlainTextObject(text="Retry these"),
+                action_id=ApprovalAction.RETRY_UNKNOWN,
+                value=approval.id,
+                confirm=ConfirmObject(
+                    title=PlainTextObject(text="Send the unknown targets again?"),
+                    text=PlainTextObject(
+                        text=clip(
+                            f"{count} target(s) may already have been acted on. Retry only if "
+                            "the Action center shows they were not; this is allowed once.",
+                            300,
+                        )
+                    ),
+                    confirm=PlainTextObject(text="Retry these"),
+                    deny=PlainTextObject(text="Not now"),
+                ),
+            )
+        ]
+    )
 
 
 def _vote_buttons(approval: Approval, label: str) -> ActionsBlock:

@@ -40,6 +40,7 @@ INPUT_ELEMENT = "value"
 class ApprovalAction(StrEnum):
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
+    RETRY_UNKNOWN = "approval.retry_unknown"  # Retry these: the targets whose outcome is unknown
 
 
 class IncidentAction(StrEnum):

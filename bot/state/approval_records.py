@@ -67,6 +67,9 @@ class Approval(BaseModel):
     executor: str | None = None  # the worker holding the execution lease
     lease_until: datetime | None = None
     claims: int = 0  # 2 or more: a worker took over from one that stopped
+    resumed_at: datetime | None = None  # when another worker last took the run over
+    retried_by: str | None = None  # the approver who pressed Retry these (once per approval)
+    note: str | None = None  # what the run is doing about an error (retrying, and why)
 
     @property
     def approved_by(self) -> list[str]:
@@ -115,6 +118,37 @@ class CancelResult:
     approval: Approval | None
 
 
+class LeaseLost(Exception):
+    """This worker no longer holds the execution (its lease ran out and another took over, or
+    the approval moved on): it must not send anything more to Microsoft."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on an execution: its fencing token, and whether it took over a run."""
+
+    worker: str
+    fence: str
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class IntentAnswer:
+    """For targets about to be sent: those to send now, those that may have reached Microsoft
+    already (an earlier claim wrote their intent: reconcile them), and those already settled."""
+
+    send: tuple[str, ...]
+    reconcile: tuple[str, ...]
+    settled: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    retrying: int  # how many unknown targets will be sent again; 0 when refused
+    reason: str  # why not, for the person; empty when retrying
+    approval: Approval | None
+
+
 def digest_of(spec_json: str) -> str:
     return hashlib.sha256(spec_json.encode()).hexdigest()
 
@@ -143,7 +177,10 @@ def approval_from_hash(fields: dict[str, str], votes: dict[str, str]) -> Approva
         for user, record in ((u, json.loads(v)) for u, v in votes.items())
     ]
     data: dict[str, Any] = {
-        **{name: fields.get(name) or None for name in ("decided_by", "reason", "executor")},
+        **{
+            name: fields.get(name) or None
+            for name in ("decided_by", "reason", "executor", "retried_by", "note")
+        },
         "id": fields["id"],
         "state": fields["state"],
         "spec": ApprovalSpec.model_validate_json(fields["spec"]),
@@ -161,6 +198,7 @@ def approval_from_hash(fields: dict[str, str], votes: dict[str, str]) -> Approva
         "created_at": moment("created_at"),
         "expires_at": moment("expires_at"),
         "lease_until": moment("lease_until"),
+        "resumed_at": moment("resumed_at"),
         "claims": int(fields.get("claims") or 0),
     }
     return Approval.model_validate(data)

@@ -24,7 +24,9 @@ FINAL_OUTCOMES = frozenset(
 
 # Shared helpers. `base` is a JSON object of audit fields known to the caller (at, approval_id,
 # action, user_id, user_name, ...); the script adds what happened.
-PRELUDE = AUDIT_LUA + """
+PRELUDE = (
+    AUDIT_LUA
+    + """
 local function move(key, stream, base, now, to, reason)
   local from = redis.call('HGET', key, 'state')
   redis.call('HSET', key, 'state', to, 'updated_at', now)
@@ -42,6 +44,7 @@ local function expire_if_due(key, zset, stream, base, now, id)
   return false
 end
 """
+)
 
 # KEYS: approval, expiring, thread index, audit. ARGV: id, fields JSON, created ms, expires ms,
 # audit base. Stores a new pending approval. Invariant: an id is created once (never overwritten).
@@ -109,7 +112,8 @@ return {'counted', count, ''}
 # KEYS: approval, audit, to run. ARGV: worker, now, lease ms, digest ok '1'|'0', audit base.
 # Invariants: approved -> executing happens once; an executing approval changes hands only after
 # its lease has run out, and then to exactly one claimant; a spec that fails its digest check
-# never reaches executing (it fails instead).
+# never reaches executing (it fails instead). Each claim's number is its fencing token (`fence`):
+# INTENT refuses any worker whose token is no longer the current one.
 CLAIM = (
     PRELUDE
     + """
@@ -130,27 +134,104 @@ if ARGV[4] ~= '1' then
 end
 local lease_until = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'executor', worker, 'lease_until', lease_until)
-redis.call('HINCRBY', KEYS[1], 'claims', 1)
+local fence = redis.call('HINCRBY', KEYS[1], 'claims', 1)
+redis.call('HSET', KEYS[1], 'fence', fence)
 redis.call('ZADD', KEYS[3], lease_until, redis.call('HGET', KEYS[1], 'id'))
 if state == 'approved' then
   move(KEYS[1], KEYS[2], base, now, 'executing', '')
-  return {'claimed', ''}
+  return {'claimed', '', fence}
 end
+redis.call('HSET', KEYS[1], 'resumed_at', now)
 audit(KEYS[2], base, {event = 'state_changed', state = 'executing', previous_state = state,
                       reason = 'taken over from ' .. holder .. ' after its lease ran out'})
-return {'taken_over', holder}
+return {'taken_over', holder, fence}
 """
 )
 
-# KEYS: approval, to run. ARGV: worker, now, lease ms. Extends the lease of the worker holding it.
+# KEYS: approval, to run. ARGV: worker, now, lease ms. Extends the lease of the worker holding
+# it, while it still holds it (a lease that ran out is not revived: it may be taken over).
 RENEW = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'executing'
-   or redis.call('HGET', KEYS[1], 'executor') ~= ARGV[1] then return 0 end
+   or redis.call('HGET', KEYS[1], 'executor') ~= ARGV[1]
+   or tonumber(ARGV[2]) >= tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') then
+  return 0
+end
 local lease_until = tonumber(ARGV[2]) + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'lease_until', lease_until)
 redis.call('ZADD', KEYS[2], lease_until, redis.call('HGET', KEYS[1], 'id'))
 return 1
 """
+
+# KEYS: approval, intents, outcomes, to run. ARGV: worker, fence, now, lease ms, intent JSON,
+# then the target keys about to be sent to Microsoft in one call ('!key' for one this claim has
+# just reconciled and found never sent).
+# Invariants: only the current lease holder (executor and fencing token both current, lease not
+# run out) writes intents, and writing them renews its lease; a target is marked to send ('send')
+# only if it has neither an intent nor a settled outcome: one with an intent is answered
+# 'reconcile' (it may have reached Microsoft), one with an outcome 'settled'. So no target is
+# ever sent twice by two claims, and a worker that lost its lease sends nothing.
+INTENT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'executing'
+   or redis.call('HGET', KEYS[1], 'executor') ~= ARGV[1]
+   or redis.call('HGET', KEYS[1], 'fence') ~= ARGV[2] then
+  return {'fenced'}
+end
+local now = tonumber(ARGV[3])
+if now >= tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') then return {'lapsed'} end
+local lease_until = now + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'lease_until', lease_until)
+redis.call('ZADD', KEYS[4], lease_until, redis.call('HGET', KEYS[1], 'id'))
+local answers = {'ok'}
+for i = 6, #ARGV do
+  local key = ARGV[i]
+  -- '!key': this claim reconciled the target and Microsoft holds nothing of ours: send it.
+  local reconciled = string.sub(key, 1, 1) == '!'
+  if reconciled then key = string.sub(key, 2) end
+  local outcome = redis.call('HGET', KEYS[3], key)
+  if outcome and cjson.decode(outcome).status ~= 'pending' then
+    answers[#answers + 1] = 'settled'
+  elseif not reconciled and redis.call('HEXISTS', KEYS[2], key) == 1 then
+    answers[#answers + 1] = 'reconcile'
+  else
+    redis.call('HSET', KEYS[2], key, ARGV[5])
+    answers[#answers + 1] = 'send'
+  end
+end
+return answers
+"""
+
+# KEYS: approval, outcomes, intents, audit, to run. ARGV: id, user, now, audit base.
+# Retry these: a finished approval whose targets include UNKNOWN outcomes goes back to approved
+# with only those targets open again (their outcome and intent cleared), once per approval.
+# Invariants: only done or failed approvals are retried, only once, and only the unknown targets
+# are sent again; every other outcome stays as it was.
+RETRY_UNKNOWN = (
+    PRELUDE
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found', ''} end
+if state ~= 'done' and state ~= 'failed' then return {'closed', state} end
+local retried = redis.call('HGET', KEYS[1], 'retried_by')
+if retried then return {'retried', retried} end
+local all = redis.call('HGETALL', KEYS[2])
+local unknown = {}
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1]).status == 'unknown' then unknown[#unknown + 1] = all[i] end
+end
+if #unknown == 0 then return {'none', ''} end
+for _, key in ipairs(unknown) do
+  redis.call('HDEL', KEYS[2], key)
+  redis.call('HDEL', KEYS[3], key)
+end
+redis.call('HSET', KEYS[1], 'retried_by', ARGV[2], 'retried_at', ARGV[3])
+redis.call('HDEL', KEYS[1], 'reason', 'finished_at')
+move(KEYS[1], KEYS[4], ARGV[4], ARGV[3], 'approved',
+     'retry of ' .. #unknown .. ' unknown target(s) by ' .. ARGV[2])
+redis.call('HDEL', KEYS[1], 'reason')
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+return {'retrying', tostring(#unknown)}
+"""
+)
 
 # KEYS: approval, audit, to run. ARGV: 'done'|'failed', worker ('' = any), now, reason, audit
 # base. Invariant: only executing approvals finish, once, and (given a worker) only by the lease

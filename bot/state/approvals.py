@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -37,6 +37,10 @@ from bot.state.approval_records import (
     ApprovalState,
     ApprovalTampered,
     CancelResult,
+    Claim,
+    IntentAnswer,
+    LeaseLost,
+    RetryResult,
     Vote,
     VoteOutcome,
     VoteResult,
@@ -55,6 +59,10 @@ __all__ = [
     "ApprovalStore",
     "ApprovalTampered",
     "CancelResult",
+    "Claim",
+    "IntentAnswer",
+    "LeaseLost",
+    "RetryResult",
     "Vote",
     "VoteOutcome",
     "VoteResult",
@@ -90,6 +98,7 @@ class ApprovalStore:
             script(lua.RECORD),
         )
         self._cancel, self._expire = script(lua.CANCEL), script(lua.EXPIRE)
+        self._intent, self._retry = script(lua.INTENT), script(lua.RETRY_UNKNOWN)
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -214,11 +223,17 @@ class ApprovalStore:
         """True for exactly one worker per approval, and again once per lapsed lease (a worker
         that died). `worker_id` must be unique per attempt (host, pid and a random part).
         A spec that no longer matches its digest is never claimed: the approval fails instead."""
+        return await self.claim(approval_id, worker_id, lease=lease) is not None
+
+    async def claim(
+        self, approval_id: str, worker_id: str, *, lease: timedelta = DEFAULT_LEASE
+    ) -> Claim | None:
+        """claim_execution, answering the claim's fencing token (None when not claimed)."""
         spec_json, digest, action = await self._fields(approval_id, "spec", "digest", "action")
         if spec_json is None:
-            return False
+            return None
         now = self._now()
-        code, _holder = await self._claim(
+        code, _holder, *fence = await self._claim(
             keys=[keys.approval(approval_id), keys.audit_stream(), keys.approvals_to_run()],
             args=[
                 worker_id,
@@ -228,7 +243,97 @@ class ApprovalStore:
                 self._base(approval_id, action or "", now, worker=worker_id),
             ],
         )
-        return str(code) in {"claimed", "taken_over"}
+        if str(code) not in {"claimed", "taken_over"}:
+            return None
+        return Claim(worker_id, str(fence[0]), taken_over=str(code) == "taken_over")
+
+    async def write_intents(
+        self,
+        approval_id: str,
+        claim: Claim,
+        target_keys: Sequence[str],
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        reconciled: Collection[str] = (),
+    ) -> IntentAnswer:
+        """Before one call to Microsoft: mark these targets as being sent, fenced by the claim
+        (and renew its lease). LeaseLost when this worker no longer holds the execution.
+
+        A target with an intent from before is answered `reconcile`, unless it is in
+        `reconciled`: this claim asked Microsoft and found nothing of ours, so it is sent."""
+        now = self._now()
+        intent = json.dumps({"fence": claim.fence, "worker": claim.worker, "at": now})
+        answer = await self._intent(
+            keys=[
+                keys.approval(approval_id),
+                keys.approval_intents(approval_id),
+                keys.approval_outcomes(approval_id),
+                keys.approvals_to_run(),
+            ],
+            args=[
+                claim.worker,
+                claim.fence,
+                now,
+                int(lease.total_seconds() * 1000),
+                intent,
+                *(f"!{key}" if key in reconciled else key for key in target_keys),
+            ],
+        )
+        code, *answers = [str(a) for a in answer]
+        if code != "ok":
+            raise LeaseLost(f"{approval_id}: this worker's claim is {code}")
+        by: dict[str, list[str]] = {"send": [], "reconcile": [], "settled": []}
+        for key, verdict in zip(target_keys, answers, strict=True):
+            by[verdict].append(key)
+        return IntentAnswer(tuple(by["send"]), tuple(by["reconcile"]), tuple(by["settled"]))
+
+    async def intents(self, approval_id: str) -> dict[str, dict[str, str]]:
+        """Target key -> the intent written before it was sent ({fence, worker, at})."""
+        stored = await self._redis.hgetall(keys.approval_intents(approval_id))  # type: ignore[misc]
+        return {str(k): json.loads(v) for k, v in stored.items()}
+
+    async def set_note(self, approval_id: str, note: str) -> None:
+        """What the run is doing about an error, for the card ('' clears it)."""
+        if note:
+            await self._redis.hset(keys.approval(approval_id), "note", note)  # type: ignore[misc]
+        else:
+            await self._redis.hdel(keys.approval(approval_id), "note")  # type: ignore[misc]
+
+    async def retry_unknown(
+        self, approval_id: str, user: str, *, user_name: str = ""
+    ) -> RetryResult:
+        """Retry these: an approver (never the requester) sends the targets whose outcome is
+        UNKNOWN once more, once per approval. The caller enqueues the execution."""
+        now = self._now()
+        action, requester = await self._fields(approval_id, "action", "requester")
+        if action is None or requester is None:
+            return RetryResult(0, "This approval no longer exists.", None)
+        base = self._base(approval_id, action, now, user_id=user, user_name=user_name)
+        decision = await self.policy.may_approve(user, ActionKind(action), requester)
+        if not decision.allowed:
+            await self._refused(base, f"retry: {decision.reason}")
+            return RetryResult(0, decision.reason, await self.get(approval_id))
+        code, detail = await self._retry(
+            keys=[
+                keys.approval(approval_id),
+                keys.approval_outcomes(approval_id),
+                keys.approval_intents(approval_id),
+                keys.audit_stream(),
+                keys.approvals_to_run(),
+            ],
+            args=[approval_id, user, now, base],
+        )
+        approval = await self.get(approval_id)
+        code, detail = str(code), str(detail)
+        if code == "retrying":
+            return RetryResult(int(detail), "", approval)
+        reasons = {
+            "not_found": "This approval no longer exists.",
+            "retried": f"The unknown targets were already retried once (by <@{detail}>).",
+            "none": "No target of this approval is unknown: there is nothing to retry.",
+        }
+        await self._refused(base, f"retry: {code}")
+        return RetryResult(0, reasons.get(code, closed_reason(detail, approval)), approval)
 
     async def renew_lease(
         self, approval_id: str, worker_id: str, *, lease: timedelta = DEFAULT_LEASE

@@ -66,6 +66,12 @@ def approval_outcomes(approval_id: str) -> str:
     return f"{PREFIX}:approval:{approval_id}:outcomes"
 
 
+def approval_intents(approval_id: str) -> str:
+    """A hash, field = target key, value = JSON {fence, at}: written (fenced by the lease) just
+    before the target is sent to Microsoft; one without an outcome is reconciled, not resent."""
+    return f"{PREFIX}:approval:{approval_id}:intents"
+
+
 def approval_sequence() -> str:
     """The counter approval ids are numbered from."""
     return f"{PREFIX}:approvals:sequence"

@@ -34,6 +34,7 @@ RULES: dict[str, Who] = {
     ResultsAction.TAKE_ACTIONS: Who.IN_CHANNEL,
     ApprovalAction.APPROVE: Who.APPROVER,
     ApprovalAction.REJECT: Who.APPROVER,
+    ApprovalAction.RETRY_UNKNOWN: Who.APPROVER,
     IncidentAction.TAKE_OVER: Who.IN_CHANNEL,
     IncidentAction.HAND_OFF: Who.OWNER,
     IncidentAction.CLOSE_AND_CANCEL: Who.SHOWN_TO,
@@ -110,7 +111,9 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             ("dave", status, ApprovalAction.APPROVE, approval.id, "not an approver"),
             ("alice", status, ApprovalAction.APPROVE, approval.id, "your vote cannot count"),
             ("dave", status, ApprovalAction.REJECT, approval.id, "not an approver"),
-            ("bob", status, IncidentAction.HAND_OFF, results.ts, "Only the incident's owner"),
+            ("dave", status, ApprovalAction.RETRY_UNKNOWN, approval.id, "not an approver"),
+            ("alice", status, ApprovalAction.RETRY_UNKNOWN, approval.id, "cannot count"),
+            ("dave", status, IncidentAction.HAND_OFF, results.ts, "Only the incident's owner"),
             ("bob", question, IncidentAction.CLOSE_AND_CANCEL, asked, "Only <@U0CAROL>"),
             ("bob", question, IncidentAction.KEEP_OPEN, asked, "Only <@U0CAROL>"),
         ]

@@ -58,6 +58,22 @@ class DefenderRemediation:
         self.emails = GraphEmailRemediation(ApiClient(graph, retry), batch_size=email_batch_size)
         self.machines = MachineActions(ApiClient(mde, retry))
 
+    def batches(self, spec: ApprovalSpec, targets: Sequence[Target]) -> list[list[Target]]:
+        runnable, refused = split_runnable(spec, targets)
+        if spec.action.entity == "email":
+            groups = self.emails.batches(spec, runnable)
+        else:
+            groups = [[t] for t in runnable]  # MDE acts on one device per call
+        refused_keys = {o.target_key for o in refused}
+        return groups + [[t] for t in targets if t.key in refused_keys]
+
+    async def reconcile(
+        self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
+    ) -> dict[str, TargetOutcome]:
+        if spec.action.entity == "email":
+            return self.emails.reconcile(targets)
+        return await self.machines.reconcile(spec, approval_id, targets)
+
     async def submit(
         self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
     ) -> list[TargetOutcome]:

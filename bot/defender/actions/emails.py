@@ -6,6 +6,12 @@ a remediation's status back. Each target is therefore SUBMITTED, never SUCCEEDED
 
 Targets go in batches (`DEFAULT_BATCH_SIZE`, see there). A batch that fails fails its targets
 only; the next batch is still sent.
+
+A remediation POST is never repeated after a timeout or an unclear 5xx, and a batch a worker that
+died may have sent is not sent again: no API finds an earlier remediation by its name or bulkId
+(the Action center history is portal-only, and analyzedEmails' `latestDelivery` or
+EmailPostDeliveryEvents can lag by hours, so their silence proves nothing). Those targets are
+UNKNOWN, with the Action center link, for an approver to check and, if need be, retry.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from bot.defender.actions.operations import (
     failed,
     remediation_display_name,
     senders_copy_applies,
+    unknown,
 )
-from bot.defender.actions.transport import ApiClient, CallFailed
+from bot.defender.actions.transport import ApiClient, CallFailed, CallUncertain
 from bot.defender.http import api_error
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,16 @@ class GraphEmailRemediation:
             outcomes += await self._send(spec, body, batch, senders_copy)
         return outcomes
 
+    def batches(self, spec: ApprovalSpec, targets: Sequence[Target]) -> list[list[Target]]:
+        """The targets as they go to Graph, one remediation request each."""
+        emails = [t for t in targets if isinstance(t, EmailTarget)]
+        return [list(batch) for _, batch in self._batches(spec, emails)]
+
+    def reconcile(self, targets: Sequence[Target]) -> dict[str, TargetOutcome]:
+        """Targets a worker that died may have sent: Graph offers no way to tell."""
+        why = "It may have been sent before a worker stopped, and Graph can't look it up."
+        return {t.key: unknown(t, why) for t in targets}
+
     def _batches(
         self, spec: ApprovalSpec, emails: list[EmailTarget]
     ) -> list[tuple[bool, list[EmailTarget]]]:
@@ -102,8 +119,10 @@ class GraphEmailRemediation:
     ) -> list[TargetOutcome]:
         try:
             response = await self._graph.request(
-                "POST", REMEDIATE_PATH, needs=capability_for(spec.action), json=body
+                "POST", REMEDIATE_PATH, needs=capability_for(spec.action), json=body, resend=False
             )
+        except CallUncertain as exc:
+            return [unknown(t, exc.reason) for t in batch]
         except CallFailed as exc:
             return [failed(t, exc.reason) for t in batch]
         if not response.is_success:

@@ -8,6 +8,12 @@ startInvestigation) whose status is then polled at `/api/machineactions/{id}`
 A 4xx is final for its own target only. "Action is already in progress" is the one 400 looked
 at twice: if the action in flight carries this approval's id, it is ours (a retried or resumed
 submission reached Defender before) and is followed rather than failed.
+
+A POST is never repeated blindly: after a timeout or an unclear 5xx the device's machine actions
+are listed (`GET /api/machineactions?$filter=machineId eq .. and type eq ..`) and one whose
+comment carries this approval's id is adopted; only when there is none is it sent again, once.
+`reconcile` does the same for targets a worker that died may have sent. Investigations are not
+machine actions and can't be looked up by comment: those come back UNKNOWN.
 """
 
 from __future__ import annotations
@@ -34,13 +40,15 @@ from bot.defender.actions.operations import (
     MACHINE_OPERATIONS,
     STATUS_CAPABILITY,
     MachineOperation,
+    approval_marker,
     capability,
     capability_for,
     failed,
     file_hash_label,
     machine_body,
+    unknown,
 )
-from bot.defender.actions.transport import ApiClient, CallFailed
+from bot.defender.actions.transport import ApiClient, CallFailed, CallUncertain
 from bot.defender.http import api_error
 
 log = logging.getLogger(__name__)
@@ -61,6 +69,49 @@ class MachineActions:
             await self._submit_one(spec, approval_id, operation, target, hashes)
             for target in targets
         ]
+
+    async def reconcile(
+        self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
+    ) -> dict[str, TargetOutcome]:
+        """For targets that may have been sent already: the outcome of ours Defender holds, or
+        UNKNOWN where it can't tell. A target missing from the answer was never sent."""
+        operation = MACHINE_OPERATIONS[spec.action]
+        hashes = Sha1Lookup(self._mde)
+        found: dict[str, TargetOutcome] = {}
+        for target in targets:
+            outcome = await self._reconcile_one(approval_id, operation, target, hashes)
+            if outcome is not None:
+                found[target.key] = outcome
+        return found
+
+    async def _reconcile_one(
+        self, approval_id: str, operation: MachineOperation, target: Target, hashes: Sha1Lookup
+    ) -> TargetOutcome | None:
+        if operation.action_type == INVESTIGATION:
+            return unknown(
+                target,
+                "An automated investigation may have been started; Defender can't list them by "
+                "comment.",
+                action_type=INVESTIGATION,
+            )
+        sha1 = None
+        if isinstance(target, FileTarget):
+            try:
+                sha1 = await hashes.sha1_for(target)
+            except CallFailed as exc:
+                return unknown(target, exc.reason, action_type=operation.action_type)
+        try:
+            ours = await self._our_action(
+                getattr(target, "device_id", ""), operation, approval_id, sha1=sha1
+            )
+        except CallFailed as exc:
+            return unknown(
+                target,
+                f"It may have been sent, and Defender's machine actions could not be listed "
+                f"({exc.reason}).",
+                action_type=operation.action_type,
+            )
+        return None if ours is None else _from_machine_action(target.key, ours, adopted=True)
 
     async def refresh(self, outcome: TargetOutcome) -> TargetOutcome:
         """The outcome with the action's current status; unchanged once it has settled."""
@@ -101,22 +152,38 @@ class MachineActions:
             if not target.sha1:
                 note = f" (SHA-256 {target.sha256} is SHA-1 {sha1})"
         path = f"/api/machines/{quote(device_id, safe='')}/{operation.path}"
-        try:
-            response = await self._mde.request(
-                "POST",
-                path,
-                needs=capability_for(operation.kind),
-                json=machine_body(spec, approval_id, sha1=sha1),
-            )
-        except CallFailed as exc:
-            return failed(target, exc.reason, action_type=operation.action_type)
+        for sent in range(2):  # sent again at most once, and only when reconciling found nothing
+            try:
+                response = await self._mde.request(
+                    "POST",
+                    path,
+                    needs=capability_for(operation.kind),
+                    json=machine_body(spec, approval_id, sha1=sha1),
+                    resend=False,
+                )
+                break
+            except CallUncertain as exc:
+                log.warning("%s on %s: %s; reconciling", operation.action_type, device_id, exc)
+                adopted = await self._reconcile_one(approval_id, operation, target, hashes)
+                if adopted is not None:
+                    return adopted
+                if sent == 1:
+                    return unknown(target, exc.reason, action_type=operation.action_type)
+            except CallFailed as exc:
+                return failed(target, exc.reason, action_type=operation.action_type)
         if response.is_success:
             outcome = _outcome_from(target.key, operation.action_type, response)
             return outcome.model_copy(update={"detail": outcome.detail + note})
         error = api_error(response)
         described = error.describe(response.status_code)
         if response.status_code == 400 and ALREADY_IN_PROGRESS in error.message.lower():
-            ours = await self._our_action_in_flight(device_id, operation, approval_id)
+            try:
+                ours = await self._our_action(
+                    device_id, operation, approval_id, sha1=sha1, in_flight=True
+                )
+            except CallFailed as exc:
+                log.warning("could not list machine actions to recognise our own: %s", exc)
+                ours = None
             if ours is not None:
                 return _from_machine_action(target.key, ours, adopted=True)
             return failed(
@@ -140,29 +207,41 @@ class MachineActions:
             action_type=operation.action_type,
         )
 
-    async def _our_action_in_flight(
-        self, device_id: str, operation: MachineOperation, approval_id: str
+    async def _our_action(
+        self,
+        device_id: str,
+        operation: MachineOperation,
+        approval_id: str,
+        *,
+        sha1: str | None = None,
+        in_flight: bool = False,
     ) -> MachineAction | None:
-        if operation.action_type == INVESTIGATION:
-            return None  # investigations are not MachineActions; nothing to look up
+        """The machine action of this type on the device that carries this approval's id (and,
+        for a file, its SHA-1); CallFailed when Defender's list can't be read."""
         quoted = device_id.replace("'", "''")  # an OData string literal
+        response = await self._mde.request(
+            "GET",
+            "/api/machineactions",
+            needs=capability(STATUS_CAPABILITY),
+            params={"$filter": f"machineId eq '{quoted}' and type eq '{operation.action_type}'"},
+        )
+        if not response.is_success:
+            raise CallFailed(api_error(response).describe(response.status_code))
         try:
-            response = await self._mde.request(
-                "GET",
-                "/api/machineactions",
-                needs=capability(STATUS_CAPABILITY),
-                params={
-                    "$filter": f"machineId eq '{quoted}' and type eq '{operation.action_type}'"
-                },
-            )
-            actions = [MachineAction.model_validate(a) for a in response.json().get("value", [])]
-        except (CallFailed, ValueError, AttributeError) as exc:
-            log.warning("could not list machine actions to recognise our own: %s", exc)
-            return None
-        marker = f"approval {approval_id}:"
+            listed = response.json().get("value", [])
+            actions = [MachineAction.model_validate(a) for a in listed]
+        except (ValueError, AttributeError, ValidationError) as exc:
+            raise CallFailed(f"an unreadable list of machine actions ({exc})") from None
+        marker = approval_marker(approval_id)
         for action in actions:
-            if action.status in IN_FLIGHT and marker in (action.requestor_comment or ""):
-                return action
+            if marker not in (action.requestor_comment or ""):
+                continue
+            if in_flight and action.status not in IN_FLIGHT:
+                continue
+            file = (action.related_file_info or {}).get("fileIdentifier")
+            if sha1 and file and str(file).lower() != sha1.lower():
+                continue
+            return action
         return None
 
 

@@ -55,6 +55,7 @@ class MachineAction(_MdeObject):
     machine_id: str | None = Field(default=None, alias="machineId")
     computer_dns_name: str | None = Field(default=None, alias="computerDnsName")
     requestor_comment: str | None = Field(default=None, alias="requestorComment")
+    related_file_info: dict[str, Any] | None = Field(default=None, alias="relatedFileInfo")
     # Single-object examples say lastUpdateDateTimeUtc, list examples lastUpdateTimeUtc.
     last_update: str | None = Field(
         default=None, validation_alias=AliasChoices("lastUpdateDateTimeUtc", "lastUpdateTimeUtc")

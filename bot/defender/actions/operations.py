@@ -28,6 +28,9 @@ from bot.defender.permissions import CAPABILITIES, Capability
 # The `type` Defender gives an automated investigation's outcome here (it is not a MachineAction).
 INVESTIGATION = "Investigation"
 
+# Where a person checks what Defender did when the API can't tell (microsoft-apis.md §4).
+ACTION_CENTER_URL = "https://security.microsoft.com/action-center/history"
+
 # Defender's Action center filters on the comment; the approval id goes first so a cut-short
 # comment still carries it. MDE documents no length limit: 1,000 characters is our own cap.
 COMMENT_LIMIT = 1000
@@ -94,7 +97,7 @@ def capability_for(kind: ActionKind) -> Capability:
 
 def remediation_comment(spec: ApprovalSpec, approval_id: str) -> str:
     """The MDE `Comment`: findable in the Action center by the approval id."""
-    text = f"hunt-bot approval {approval_id}: {spec.name}. {spec.description}"
+    text = f"hunt-bot {approval_marker(approval_id)} {spec.name}. {spec.description}"
     return text[:COMMENT_LIMIT]
 
 
@@ -135,6 +138,22 @@ def senders_copy_applies(spec: ApprovalSpec, target: Target) -> bool:
         spec.options.remediate_senders_copy
         and getattr(target, "direction", None) in INTERNAL_DIRECTIONS
     )
+
+
+def unknown(target: Target, why: str, **fields: Any) -> TargetOutcome:
+    """Sent, but whether Microsoft acted can't be read back: a person checks the Action center."""
+    fields.setdefault("link", ACTION_CENTER_URL)
+    return TargetOutcome(
+        target_key=target.key,
+        status=OutcomeStatus.UNKNOWN,
+        detail=f"{why} Unknown whether it ran: check the Action center before retrying.",
+        **fields,
+    )
+
+
+def approval_marker(approval_id: str) -> str:
+    """What our comment and display name carry, so our own earlier submission is recognised."""
+    return f"approval {approval_id}:"
 
 
 def failed(target: Target, detail: str, **fields: Any) -> TargetOutcome:

@@ -31,6 +31,16 @@ class CallFailed(Exception):
         self.reason = reason
 
 
+class CallUncertain(CallFailed):
+    """A call that must not be repeated blindly (a remediation POST) went out and got no clear
+    answer (a timeout, a dropped connection, a 500/502/504): Microsoft may have acted on it.
+    The caller reconciles (asks Microsoft what it holds) before anything is sent again."""
+
+
+# Answers that say the request was not taken, so sending it again is safe.
+REFUSED_UNTAKEN = frozenset({429, 503})
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5  # in all, the first included
@@ -54,8 +64,13 @@ class ApiClient:
         needs: Capability,
         json: Any = None,
         params: dict[str, str] | None = None,
+        resend: bool = True,
     ) -> httpx.Response:
-        """The answer once it is not 401/403/429/5xx; CallFailed when it never got there."""
+        """The answer once it is not 401/403/429/5xx; CallFailed when it never got there.
+
+        `resend=False` (remediation POSTs) repeats the call only when Microsoft clearly did not
+        take it (429, 503, or no connection made); after a timeout, a dropped connection or
+        another 5xx it raises CallUncertain instead, for the caller to reconcile."""
         retry = self._retry
         waited = 0.0
         for attempt in range(1, retry.attempts + 1):
@@ -64,9 +79,9 @@ class ApiClient:
             except AuthenticationError as exc:
                 raise CallFailed(f"No token for {self.service}: {exc}") from None
             except httpx.TransportError as exc:
-                # A retried POST may repeat an action that did reach Microsoft: Defender then
-                # answers "already in progress", which the machine executor recognises as ours.
                 problem, told = f"{self.service} could not be reached ({type(exc).__name__})", None
+                if not resend and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    raise CallUncertain(f"{problem}; it may have acted.") from None
             else:
                 status = response.status_code
                 if status in (401, 403):
@@ -74,6 +89,8 @@ class ApiClient:
                 if status != 429 and status < 500:
                     return response
                 problem = f"{self.service} answered {api_error(response).describe(status)}"
+                if not resend and status not in REFUSED_UNTAKEN:
+                    raise CallUncertain(f"{problem}; it may have acted.")
                 told = retry_after_seconds(response)
             if attempt == retry.attempts:
                 raise CallFailed(f"{problem}; gave up after {attempt} attempts.")

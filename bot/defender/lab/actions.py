@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.actions.model import ApprovalSpec, EmailTarget, OutcomeStatus, Target, TargetOutcome
-from bot.defender.actions.operations import ordered, split_runnable
+from bot.defender.actions.operations import ordered, split_runnable, unknown
 from bot.defender.lab.email_actions import remediate_email
 from bot.defender.lab.machine_actions import (
     LabMachineActions,
@@ -35,6 +35,23 @@ class LabRemediation:
         self._tenant = tenant
         self._machines = LabMachineActions(timing or LabTiming())
         self._owns_tenant = owns_tenant
+
+    def batches(self, spec: ApprovalSpec, targets: Sequence[Target]) -> list[list[Target]]:
+        """Emails in one remediation (one bulk id, as Graph would make it), devices one each."""
+        runnable, refused = split_runnable(spec, targets)
+        groups = [runnable] if spec.action.entity == "email" else [[t] for t in runnable]
+        refused_keys = {o.target_key for o in refused}
+        return [g for g in groups if g] + [[t] for t in targets if t.key in refused_keys]
+
+    async def reconcile(
+        self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
+    ) -> dict[str, TargetOutcome]:
+        """Devices: our machine action in the lab's table, if there is one. Email: as with Graph,
+        nothing finds an earlier remediation by name, so those are UNKNOWN."""
+        if spec.action.entity == "email":
+            why = "It may have been sent before a worker stopped; the lab, like Graph, can't tell."
+            return {t.key: unknown(t, why) for t in targets}
+        return await asyncio.to_thread(self._reconcile, spec, approval_id, list(targets))
 
     async def submit(
         self, spec: ApprovalSpec, approval_id: str, targets: Sequence[Target]
@@ -81,6 +98,19 @@ class LabRemediation:
                 con.execute("ROLLBACK")
                 raise
         return outcomes
+
+    def _reconcile(
+        self, spec: ApprovalSpec, approval_id: str, targets: list[Target]
+    ) -> dict[str, TargetOutcome]:
+        now = datetime.now(UTC)
+        found = {}
+        with self._tenant.connection() as con:
+            ensure_machine_actions_table(con)
+            for target in targets:
+                ours = self._machines.ours(con, spec, approval_id, target, now)
+                if ours is not None:
+                    found[target.key] = ours
+        return found
 
     def _refresh(self, outcome: TargetOutcome) -> TargetOutcome:
         now = datetime.now(UTC)

@@ -22,6 +22,7 @@ from bot.defender.actions.mde_objects import IN_FLIGHT, Investigation, MachineAc
 from bot.defender.actions.operations import (
     INVESTIGATION,
     MACHINE_OPERATIONS,
+    approval_marker,
     failed,
     remediation_comment,
     scope_of,
@@ -105,7 +106,7 @@ class LabMachineActions:
             if _file_on_device(con, device_id, sha1) is None:
                 # As on a device, this shows when the action runs, not when it is asked for.
                 final, why = "Failed", "the file was never seen on this device"
-        marker = f"approval {approval_id}:"
+        marker = approval_marker(approval_id)
         for action in self._actions_on(con, device_id, operation.action_type, now):
             if action.status in IN_FLIGHT:
                 if marker in (action.requestor_comment or ""):
@@ -133,6 +134,31 @@ class LabMachineActions:
             ],
         )
         return self._read(con, action_id, target.key, now, note) or failed(target, "Not recorded.")
+
+    def ours(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: ApprovalSpec,
+        approval_id: str,
+        target: Target,
+        now: datetime,
+    ) -> TargetOutcome | None:
+        """This approval's action on the target's device (any status), as Defender's list of
+        machine actions would show it; None when there is none."""
+        operation = MACHINE_OPERATIONS[spec.action]
+        device_id = getattr(target, "device_id", "")
+        marker = approval_marker(approval_id)
+        rows = con.execute(
+            f"SELECT id, sha1 FROM {MACHINE_ACTIONS_TABLE} WHERE machine_id = ? AND type = ? "
+            "AND contains(requestor_comment, ?)",
+            [device_id, operation.action_type, marker],
+        ).fetchall()
+        sha1 = getattr(target, "sha1", None)
+        for action_id, action_sha1 in rows:
+            if sha1 and action_sha1 and action_sha1.lower() != sha1.lower():
+                continue
+            return self._read(con, action_id, target.key, now, " (submitted earlier)")
+        return None
 
     def refresh(
         self, con: duckdb.DuckDBPyConnection, outcome: TargetOutcome, now: datetime
