@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -41,7 +42,7 @@ from bot.state.hunt_requests import HuntRequests
 from bot.state.incidents import IncidentStore
 from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
-from bot.state.redis import check_redis, open_redis
+from bot.state.redis import RedisConnection, RedisUnavailable, check_redis, open_redis
 from bot.state.results import ResultStore
 from bot.state.usergroups import GroupMembers
 from bot.web import create_web_app as _web_app
@@ -87,9 +88,15 @@ def require_slack(settings: Settings, *, socket_mode: bool = False) -> None:
         )
 
 
-async def start_services(settings: Settings) -> Services:
+# Processes started together with Redis (a Procfile, a compose file) wait this long for it.
+REDIS_WAIT_AT_START = 60.0  # seconds
+
+
+async def start_services(
+    settings: Settings, *, wait_for_redis: float = REDIS_WAIT_AT_START
+) -> Services:
     redis = open_redis(settings)
-    await check_redis(redis)
+    await _until_redis_answers(redis, wait_for_redis)
     slack = slack_client(settings)
     per_minute = GRAPH_HUNTS_PER_MINUTE if settings.hunt_backend == "graph" else None
 
@@ -120,6 +127,24 @@ async def start_services(settings: Settings) -> Services:
     register_jobs(services)
     await services.queue.broker.startup()
     return services
+
+
+async def _until_redis_answers(redis: RedisConnection, wait: float) -> None:
+    """Redis answering, or RedisUnavailable once `wait` seconds have passed (one log line per
+    try, capped jittered backoff); with no wait, the first failure is raised."""
+    backoff = Backoff(first=0.5, cap=5.0)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await check_redis(redis)
+            return
+        except RedisUnavailable as exc:
+            delay = backoff.next()
+            if time.monotonic() + delay > deadline:
+                await redis.aclose()
+                raise
+            log.warning("%s Trying again in %.1f s.", exc.message, delay)
+            await asyncio.sleep(delay)
 
 
 def create_bolt_app(services: Services) -> AsyncApp:

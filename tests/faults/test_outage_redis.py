@@ -304,6 +304,7 @@ async def test_pending_approvals_and_votes_in_flight_survive_a_redis_restart(
             assert answer.status == 200
             told = await bot.told("carol", before)
             assert "cannot reach its state store" in told and "nothing was done" in told
+            assert "Try again" in told
             own_redis.start()
             await own_redis.answers()
 
