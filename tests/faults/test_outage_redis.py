@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -29,6 +30,7 @@ from rich.console import Console
 from bot.app import serve_in_process, start_services
 from bot.config import Settings
 from bot.defender.lab.machine_actions import MACHINE_ACTIONS_TABLE
+from bot.jobs import _riding_out_redis
 from bot.queue import jobs_pending
 from bot.slack.ids import ApprovalAction
 from bot.state.approval_records import ApprovalState
@@ -379,3 +381,27 @@ async def test_a_redis_outage_during_an_approved_run_ends_with_the_run_done_once
         con.close()
     print(f"\nrun done {finished:.1f} s after Redis returned; scans per device: {scans}")
     assert scans and all(count == 1 for _, count in scans), (scans, log)
+
+
+async def test_a_job_cut_short_by_an_outage_runs_again_once_redis_is_back(
+    own_redis: RedisServer, outage_settings: Settings, caplog: pytest.LogCaptureFixture
+):
+    """What a hunt job does when Redis goes away under it: one line, wait, run again."""
+    services = await start_services(outage_settings)
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            own_redis.stop()  # Redis goes away in the middle of the job
+            threading.Timer(1.0, own_redis.start).start()
+        await services.redis.client.set("hunt-bot:test:job", str(len(runs)))
+
+    try:
+        await asyncio.wait_for(_riding_out_redis(services, "run_hunt test", job), 20)
+        assert await services.redis.client.get("hunt-bot:test:job") == "2"
+    finally:
+        await services.aclose()
+    assert len(runs) == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.jobs"]
+    assert lines == ["run_hunt test: Redis unreachable (ConnectionError); will run it again"]
