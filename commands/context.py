@@ -201,9 +201,11 @@ class Context:
 
     async def show_in_modal(self, title: str, message: Message) -> None:
         """Replace the submitted modal's content (it stays open) with `message`."""
-        await self.services.slack.views_update(
-            view_id=str(self.facts.view.get("id")), view=render_notice_view(title, message)
-        )
+        await self.show_view(render_notice_view(title, message))
+
+    async def show_view(self, view: dict[str, Any]) -> None:
+        """Show `view` in the submitted modal, which stays open."""
+        await self.services.slack.views_update(view_id=str(self.facts.view.get("id")), view=view)
 
     async def tell(self, message: Message) -> None:
         """Privately, where the person is: the response URL, else an ephemeral (or their DM)."""

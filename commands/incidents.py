@@ -65,7 +65,17 @@ async def hand_off(ctx: Context) -> None:
     thread = incidents.Thread(str(meta["team"]), str(meta["channel"]), str(meta["thread"]))
     to = str(f.field_value(HandoffView.TO_BLOCK, INPUT_ELEMENT).get("selected_user") or "")
     note = str(f.field_value(HandoffView.NOTE_BLOCK, INPUT_ELEMENT).get("value") or "").strip()
-    done = await incidents.hand_off(ctx.services, thread, f.user, to, note)
+    try:
+        done = await incidents.hand_off(ctx.services, thread, f.user, to, note)
+    except HuntBotError as exc:
+        # The form again, saying what is wrong, with the person and the note kept.
+        problem = " ".join(filter(None, [exc.message, exc.hint]))
+        await ctx.show_view(
+            await incidents.handoff_form(
+                ctx.services, thread, f.user, to=to or None, note=note, problem=problem
+            )
+        )
+        return
     await ctx.show_in_modal("Hand off", done)
 
 

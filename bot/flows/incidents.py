@@ -25,7 +25,9 @@ from bot.slack.incident import (
 from bot.slack.mrkdwn import user as mention
 from bot.state.approval_records import Approval
 from bot.state.events import handling_once
+from bot.state.incident_records import Incident
 
+MAX_NAME_LOOKUPS = 200  # channel members looked up to match a typed name
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 THREAD_HELP = (
@@ -121,12 +123,21 @@ async def _answer_verb(
         return render_notice("Noted.")
     if verb == "take":
         taken = await services.incidents.take(*thread.key, by=user)
-        return render_status(taken, approvals)
+        return render_status(taken, approvals, taken_from=incident.owner)
     if verb == "handoff":
+        if not await may_hand_off(services, incident, user):
+            return render_markup_notice(
+                f"Only the incident's owner, {mention(incident.owner)}, or an approver can hand "
+                "it off.",
+                "To make it yours, say @hunt-bot take: everyone in the thread sees it.",
+                fallback="Only the owner or an approver can hand this incident off.",
+            )
         to, note = await _handoff_target(services, thread.channel, rest)
         handed = await services.incidents.hand_off(*thread.key, by=user, to=to, note=note)
         links = await card_links(services, approvals)
-        return render_handover(handed, approvals, by=user, to=to, note=note, links=links)
+        return render_handover(
+            handed, approvals, by=user, previous=incident.owner, to=to, note=note, links=links
+        )
     if verb == "hunt":
         name, _, arguments = rest.strip().partition(" ")
         return await hunts.start_hunt(
@@ -147,14 +158,52 @@ async def _answer_verb(
     return render_notice(f"I don't know `{verb}` in a thread.", THREAD_HELP)
 
 
+async def may_hand_off(services: Services, incident: Incident, user: str) -> bool:
+    """The owner hands an incident off; so may an approver (a SOC lead reassigning work)."""
+    if incident.owner == user:
+        return True
+    return (await services.policy.may_see_audit(user)).allowed
+
+
 async def _handoff_target(services: Services, channel: str, rest: str) -> tuple[str, str]:
     """The person named first, checked to be a person in this channel; and the note after."""
-    match = _MENTION.search(rest)
-    if match is None or rest.strip().find(match[0]) != 0:
-        raise HuntBotError("Say whom to hand off to: @hunt-bot handoff @someone [note]")
-    to, note = match[1], rest.strip()[len(match[0]) :].strip()
+    words = rest.strip()
+    match = _MENTION.match(words)
+    if match is None:
+        named = words.split(" ", 1)[0]
+        if not named:
+            raise HuntBotError("Say whom to hand off to: @hunt-bot handoff @someone [note]")
+        # Slack sends a typed name it could not resolve as plain text: say what we can find.
+        found = await _member_named(services, channel, named.lstrip("@"))
+        if found is None:
+            raise HuntBotError(
+                f"I can't find {named if named.startswith('@') else '@' + named} in this channel.",
+                hint="Type @ and pick the person from Slack's list.",
+            )
+        raise HuntBotError(
+            f"Did you mean @{found}? Type @ and pick them from Slack's list, so the handoff "
+            "reaches them."
+        )
+    to, note = match[1], words[len(match[0]) :].strip()
     await check_handoff_target(services, channel, to)
     return to, note
+
+
+async def _member_named(services: Services, channel: str, name: str) -> str | None:
+    """The Slack name of the channel member called `name` (by handle, display or real name)."""
+    wanted = name.casefold()
+    with contextlib.suppress(SlackApiError):
+        members = await services.slack.conversations_members(channel=channel)
+        for member in (members.get("members") or [])[:MAX_NAME_LOOKUPS]:
+            profile = (await services.slack.users_info(user=member)).get("user") or {}
+            names = {
+                str(profile.get("name") or ""),
+                str((profile.get("profile") or {}).get("display_name") or ""),
+                str(profile.get("real_name") or ""),
+            }
+            if wanted in {n.casefold() for n in names if n} and not profile.get("is_bot"):
+                return str(profile.get("name") or name)
+    return None
 
 
 async def card_links(services: Services, approvals: list[Approval]) -> dict[str, str]:
@@ -195,8 +244,13 @@ async def check_handoff_target(services: Services, channel: str, to: str) -> Non
 
 
 async def take_over(services: Services, thread: Thread, user: str, card_ts: str) -> None:
-    """Take ownership from the status card, and show the card with the new owner."""
+    """Take ownership from the status card: the card shows the new owner, and the thread (and
+    the former owner, mentioned) is told who took it from whom."""
+    before = await services.incidents.get(*thread.key)
     incident = await services.incidents.take(*thread.key, by=user)
+    if before is not None:
+        said = f"{mention(user)} took over from {mention(before.owner)}."
+        await post_in_thread(services, thread, render_markup_notice(said, fallback="Taken over."))
     approvals = await services.approvals.in_thread(thread.channel, thread.ts)
     status = render_status(incident, approvals)
     await services.slack.chat_update(
@@ -235,24 +289,42 @@ async def keep_open(services: Services, thread: Thread) -> None:
 
 async def open_handoff(services: Services, thread: Thread, user: str, trigger_id: str) -> None:
     """The Hand off modal: a person picker and a note."""
+    await services.slack.views_open(
+        trigger_id=trigger_id, view=await handoff_form(services, thread, user)
+    )
+
+
+async def handoff_form(
+    services: Services,
+    thread: Thread,
+    shown_to: str,
+    *,
+    to: str | None = None,
+    note: str = "",
+    problem: str | None = None,
+) -> dict[str, object]:
+    """The Hand off form for `shown_to`; again with the problem and what they filled in."""
     incident = await services.incidents.get(*thread.key)
     if incident is None:
         raise HuntBotError("This thread is not an incident (any more).")
     metadata = json.dumps(
-        {"team": thread.team, "channel": thread.channel, "thread": thread.ts, "shown_to": user}
+        {"team": thread.team, "channel": thread.channel, "thread": thread.ts, "shown_to": shown_to}
     )
-    await services.slack.views_open(
-        trigger_id=trigger_id, view=render_handoff_view(incident, metadata)
-    )
+    return render_handoff_view(incident, metadata, to=to, note=note, problem=problem)
 
 
 async def hand_off(services: Services, thread: Thread, by: str, to: str, note: str) -> Message:
     """Hand the incident to `to` and post the handover summary; what to show in the modal."""
+    before = await services.incidents.get(*thread.key)
+    if before is None:
+        raise HuntBotError("This thread is not an incident (any more).")
     await check_handoff_target(services, thread.channel, to)
     incident = await services.incidents.hand_off(*thread.key, by=by, to=to, note=note)
     approvals = await services.approvals.in_thread(thread.channel, thread.ts)
     links = await card_links(services, approvals)
-    summary = render_handover(incident, approvals, by=by, to=to, note=note, links=links)
+    summary = render_handover(
+        incident, approvals, by=by, previous=before.owner, to=to, note=note, links=links
+    )
     await post_in_thread(services, thread, summary)
     return render_markup_notice(
         f"Handed off to {mention(to)}: the summary is in the thread.", fallback="Handed off."

@@ -20,7 +20,7 @@ class Who(StrEnum):
     ANYONE = "anyone who can reach the bot"  # the flow itself decides (help, thread verbs)
     IN_CHANNEL = "anyone who may hunt in the channel"
     REQUESTER = "the person who asked for the approval"
-    OWNER = "the incident's owner"
+    OWNER = "the incident's owner, or an approver"
     APPROVER = "an approver of that action"
     SHOWN_TO = "the person the confirmation or form was shown to"
 
@@ -85,11 +85,14 @@ async def _decide(services: Services, who: Who, press: Press) -> Verdict:
         incident = await services.incidents.get(press.team, press.channel or "", press.subject)
         if incident is None:
             return Verdict(False, "This thread is not an incident (any more).")
-        if incident.owner == press.user:
+        if (
+            incident.owner == press.user
+            or (await services.policy.may_see_audit(press.user)).allowed
+        ):
             return ALLOWED
         return Verdict(
             False,
-            f"Only the incident's owner, {user(incident.owner)}, can do this.",
+            f"Only the incident's owner, {user(incident.owner)}, or an approver can do this.",
             "To take the incident yourself, press Take over or say @hunt-bot take.",
         )
     approval = await services.approvals.get(press.subject)

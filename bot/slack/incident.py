@@ -64,9 +64,17 @@ def _sections(
     return parts
 
 
-def render_status(incident: Incident, approvals: list[Approval]) -> Message:
+def render_status(
+    incident: Incident, approvals: list[Approval], *, taken_from: str | None = None
+) -> Message:
+    """The status card; `taken_from` (the previous owner) announces a take-over first."""
     state = "open" if incident.is_open else "closed"
-    blocks: list[Block] = [
+    blocks: list[Block] = []
+    if taken_from is not None:
+        blocks.append(
+            SectionBlock(text=mrkdwn(f"{user(incident.owner)} took over from {user(taken_from)}."))
+        )
+    blocks += [
         HeaderBlock(text=PlainTextObject(text=clip(f"Incident: {incident.title}", 150))),
         SectionBlock(
             text=mrkdwn(
@@ -97,13 +105,18 @@ def render_status(incident: Incident, approvals: list[Approval]) -> Message:
 
 
 def render_incidents(
-    incidents: list[Incident], links: dict[str, str], pending: dict[str, int]
+    incidents: list[Incident], links: dict[str, str], pending: dict[str, int], *, unlinked: int = 0
 ) -> Message:
     """`/hunt incidents`: the channel's open incident threads, newest first."""
+    left_out = (
+        f"{unlinked} open incident(s) whose first message was deleted are not listed."
+        if unlinked
+        else ""
+    )
     if not incidents:
+        said = " ".join(filter(None, ["No open incidents in this channel.", left_out]))
         return Message(
-            text="No open incidents here.",
-            blocks=as_dicts([SectionBlock(text=mrkdwn("No open incidents in this channel."))]),
+            text="No open incidents here.", blocks=as_dicts([SectionBlock(text=mrkdwn(said))])
         )
     lines = []
     for incident in incidents[:40]:
@@ -116,7 +129,8 @@ def render_incidents(
             f"{incident.opened_at:%Y-%m-%d %H:%M} UTC · {waiting} pending approval(s)"
         )
     blocks: list[Block] = [SectionBlock(text=mrkdwn(clip("\n".join(lines), 3000)))]
-    blocks.append(ContextBlock(elements=[mrkdwn(f"{len(incidents)} open incident(s)")]))
+    summary = " ".join(filter(None, [f"{len(incidents)} open incident(s).", left_out]))
+    blocks.append(ContextBlock(elements=[mrkdwn(summary)]))
     return Message(text=f"{len(incidents)} open incidents", blocks=as_dicts(blocks))
 
 
@@ -161,11 +175,16 @@ def render_handover(
     approvals: list[Approval],
     *,
     by: str,
+    previous: str,
     to: str,
     note: str,
     links: dict[str, str] | None = None,
 ) -> Message:
-    intro = f":handshake: {user(by)} handed this incident to {user(to)}."
+    """The handover summary: from whom, to whom, by whom when someone else did it."""
+    if by == previous:
+        intro = f":handshake: {user(by)} handed this incident to {user(to)}."
+    else:
+        intro = f":handshake: {user(by)} handed this incident from {user(previous)} to {user(to)}."
     if note:
         intro += f"\n> {escape(clip(note, 1000))}"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
@@ -173,7 +192,16 @@ def render_handover(
     return Message(text=f"Handover to {to}", blocks=as_dicts(blocks))
 
 
-def render_handoff_view(incident: Incident, private_metadata: str) -> dict[str, object]:
+def render_handoff_view(
+    incident: Incident,
+    private_metadata: str,
+    *,
+    to: str | None = None,
+    note: str = "",
+    problem: str | None = None,
+) -> dict[str, object]:
+    """The Hand off form; shown again with `problem` above it, keeping what was filled in."""
+    warning = [SectionBlock(text=mrkdwn(f":warning: {escape(problem)}"))] if problem else []
     return View(
         type="modal",
         callback_id=HandoffView.CALLBACK,
@@ -182,6 +210,7 @@ def render_handoff_view(incident: Incident, private_metadata: str) -> dict[str, 
         close=PlainTextObject(text="Cancel"),
         private_metadata=private_metadata,
         blocks=[
+            *warning,
             SectionBlock(
                 text=mrkdwn(
                     f"{escape(clip(incident.title, 200))} is owned by {user(incident.owner)}. "
@@ -191,14 +220,17 @@ def render_handoff_view(incident: Incident, private_metadata: str) -> dict[str, 
             InputBlock(
                 block_id=HandoffView.TO_BLOCK,
                 label=PlainTextObject(text="Hand off to"),
-                element=UserSelectElement(action_id=INPUT_ELEMENT),
+                element=UserSelectElement(action_id=INPUT_ELEMENT, initial_user=to),
             ),
             InputBlock(
                 block_id=HandoffView.NOTE_BLOCK,
                 label=PlainTextObject(text="Note"),
                 optional=True,
                 element=PlainTextInputElement(
-                    action_id=INPUT_ELEMENT, multiline=True, max_length=1000
+                    action_id=INPUT_ELEMENT,
+                    multiline=True,
+                    max_length=1000,
+                    initial_value=note or None,
                 ),
             ),
         ],

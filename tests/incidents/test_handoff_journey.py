@@ -23,10 +23,11 @@ as @bob
 click Approve
 as @alice
 @hunt-bot handoff @carol going off shift
+@hunt-bot handoff @bob
+as @carol
 @hunt-bot handoff @hunt-bot
 @hunt-bot handoff @dave
-@hunt-bot handoff @alice
-as @carol
+@hunt-bot handoff @carol
 @hunt-bot status
 @hunt-bot note checked the sender domain
 as @bob
@@ -50,6 +51,10 @@ async def test_handoff_summary_and_the_new_owners_status(
     assert "going off shift" in handover
     assert "Hard delete on 2 target(s): pending, 1 of 2" in handover
     assert "HB-1 (http" in handover  # linked to its card
+    # Alice no longer owns it and is no approver: she is told to take it instead.
+    refused = shown.split("alice ▸ @hunt-bot handoff @bob", 1)[1].split("carol ▸", 1)[0]
+    assert "Only the incident's owner, @carol, or an approver can hand it off" in refused
+    assert "@hunt-bot take" in refused
     assert "not to a bot" in shown
     assert "They are not in this channel" in shown
     assert "cannot hand an incident off to yourself" in shown or "already owns" in shown
@@ -57,7 +62,7 @@ async def test_handoff_summary_and_the_new_owners_status(
     assert "Owner @carol" in status and "pending, 1 of 2 approvals" in status
     assert "Noted." in shown
     taken = shown.split("bob ▸ @hunt-bot take", 1)[1].split("bob ▸", 1)[0]
-    assert "Owner @bob" in taken
+    assert "@bob took over from @carol" in taken and "Owner @bob" in taken
     assert "Close it and cancel them, or keep it open?" in shown
     assert "Kept open: the approvals stand." in shown
 
@@ -107,3 +112,23 @@ async def test_handoff_by_the_status_cards_modal(
     assert "@alice handed this incident to @carol" in shown and "night shift takes it" in shown
     assert "Owner @carol" in shown.split("carol ▸ @hunt-bot status", 1)[1]
     assert "not to a bot" in shown.rsplit("carol ▸ submit", 1)[1]
+
+
+async def test_names_slack_could_not_resolve_are_answered_and_a_bad_form_keeps_the_note(
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "names.txt"
+    script.write_text(
+        "/hunt zap-misses\n"
+        "@hunt-bot handoff carol night shift\n"
+        "@hunt-bot handoff @zed\n"
+        "@hunt-bot status\nclick Hand off\nfill Hand off to=hunt-bot\n"
+        "fill Note=isolation still pending\nsubmit\n"
+    )
+    code = await run_console(console_settings, script=script, transcript=None)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "Did you mean @carol?" in shown
+    assert "I can't find @zed in this channel." in shown
+    again = shown.rsplit("alice ▸ submit", 1)[1]
+    assert "not to a bot" in again and "isolation still pending" in again

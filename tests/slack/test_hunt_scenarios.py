@@ -54,7 +54,8 @@ async def test_a_hunt_is_acked_fast_and_its_results_start_the_incident_thread(ha
     assert "Sign-ins by recipients of malicious mail that ZAP failed to remove" in flat
     assert "<@U0ALICE>" in flat and "lookback=7d" in flat and "rows" in flat
     table = next(b for b in blocks if b["type"] == "table")
-    assert [c["text"] for c in table["rows"][0]][:3] == [
+    assert [c["text"] for c in table["rows"][0]][:4] == [
+        "#",
         "ZapTime",
         "ActionType",
         "NetworkMessageId",
