@@ -34,7 +34,10 @@ class RedisConnection:
         await self.client.aclose()
         await self.binary.aclose()
         if self.embedded is not None:
-            self.embedded.shutdown()
+            # Only the process that started the embedded server stops it: a `hunt-bot doctor`
+            # beside a running console attaches to the console's server and must leave it be.
+            if self.embedded.running:
+                self.embedded.shutdown()
             self.embedded = None
 
 

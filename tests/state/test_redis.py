@@ -1,6 +1,7 @@
 """The Redis connection: REDIS_URL where given, else a real embedded redis-server."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,29 @@ async def test_an_unreachable_redis_says_what_to_do():
     assert "does not answer" in caught.value.message
     assert "pw" not in caught.value.message
     assert "REDIS_URL" in caught.value.hint
+
+
+async def test_a_cli_beside_the_console_leaves_its_embedded_redis_running(tmp_path):
+    """`hunt-bot audit export` in a second terminal attaches to the console's embedded Redis;
+    when it exits the console's Redis must still answer."""
+    import subprocess
+    import sys
+
+    console = open_redis(Settings(), data_dir=tmp_path / "hunt-bot")
+    try:
+        await console.client.set("hunt-bot:still", "here")
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HUNTS_DIR")} | {
+            "XDG_DATA_HOME": str(tmp_path)
+        }
+        cli = Path(sys.executable).with_name("hunt-bot")
+        done = subprocess.run(
+            [str(cli), "audit", "export", "--output", str(tmp_path / "audit.jsonl")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert await console.client.get("hunt-bot:still") == "here"
+    finally:
+        await console.aclose()
