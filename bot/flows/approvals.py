@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 import uuid
 from datetime import timedelta
@@ -74,7 +76,8 @@ async def execute(services: Services, approval_id: str) -> None:
     claim is retried with backoff a few times, then fails the approval with the reason."""
     s = services
     lease = timedelta(seconds=s.settings.approval_lease_seconds)
-    claim = await s.approvals.claim(approval_id, uuid.uuid4().hex, lease=lease)
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"  # unique per try
+    claim = await s.approvals.claim(approval_id, worker, lease=lease)
     if claim is None:
         return
     if claim.taken_over:

@@ -38,6 +38,7 @@ import re
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,6 +132,10 @@ class DefenderApi:
     investigations: dict[str, dict[str, Any]] = field(default_factory=dict)
     remediations: list[Remediation] = field(default_factory=list)
     duplicate_answer: str = "error"  # or "existing": 201 with the pending action
+    # Called on each device-action POST with (machine id, "received") before Defender acts (a
+    # True answer drops the request: nothing is done and 503 is answered) and (machine id,
+    # "created") once the action exists, before answering: fault tests kill a worker there.
+    on_machine_post: Callable[[str, str], bool] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -160,6 +165,7 @@ class DefenderApi:
             self._refusals.clear()
             self._endings.clear()
             self.duplicate_answer = "error"
+            self.on_machine_post = None
 
     def add_machine(
         self, machine_id: str, computer_dns_name: str, os_platform: str = "Windows11"
@@ -240,6 +246,8 @@ class DefenderApi:
         if refused is not None:
             return refused
         machine_id = request.path_params["machine_id"]
+        if self.on_machine_post is not None and self.on_machine_post(machine_id, "received"):
+            return _mde_error(503, "ServiceUnavailable", "The service is unavailable.")
         try:
             body = json.loads(await request.body())
         except ValueError:
@@ -273,7 +281,9 @@ class DefenderApi:
                 return _mde_error(400, "ActiveRequestAlreadyExists", ALREADY_IN_PROGRESS)
             action = _new_machine_action(machine, action_type, body)
             self.actions[action["id"]] = action
-            return _created(action, "MachineActions")
+        if self.on_machine_post is not None:
+            self.on_machine_post(machine_id, "created")
+        return _created(action, "MachineActions")
 
     async def _get_action(self, request: Request) -> Response:
         refused = self._check_mde_token(request, READ_ACTIONS_ROLES) or self._fault_for(request)
