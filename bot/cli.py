@@ -176,11 +176,21 @@ def lab_init(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the sample data.")] = 0,
     path: Annotated[Path | None, typer.Option(help="Database file (default: LAB_DB).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing lab without asking.")
+    ] = False,
 ) -> None:
     """(Re)create the lab tenant's database with sample data and planted scenarios."""
     from bot.defender.lab import create_lab
 
     target = path or settings().lab_db
+    if target.exists() and not force:
+        # The lab holds what remediation did to it; replacing it loses that.
+        if not sys.stdin.isatty():
+            err.print(f"A lab already exists at {target}; add --force to replace it.")
+            raise typer.Exit(1)
+        if not typer.confirm(f"Replace the lab at {target} (its remediated state is lost)?"):
+            raise typer.Exit(1)
     summary = create_lab(target, rows=rows, seed=seed)
     out.print(f"Lab tenant written to {target} in {summary.seconds:.1f}s:", highlight=False)
     for table_name, count in sorted(summary.rows.items()):

@@ -101,3 +101,7 @@ def test_lab_init_writes_a_larger_tenant(lab_env, tmp_path):
     assert done.returncode == 0, done.stderr
     assert target.exists()
     assert "EmailEvents" in done.stdout
+    again = run(env, "lab", "init", "--path", str(target), cwd=home)
+    assert again.returncode == 1 and "add --force to replace it" in again.stderr
+    forced = run(env, "lab", "init", "--rows", "5000", "--path", str(target), "--force", cwd=home)
+    assert forced.returncode == 0, forced.stderr
