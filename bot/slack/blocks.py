@@ -67,10 +67,16 @@ def mrkdwn(text: str) -> MarkdownTextObject:
 def render_help() -> Message:
     lines = [
         "*/hunt* runs a named advanced-hunting query on Microsoft Defender and posts the results "
-        "here; the message starts an incident thread.",
+        "here; results that found something start an incident thread.",
         "• `/hunt list` — the hunts there are, with their parameters",
         "• `/hunt NAME [name=value ...]` — run one, e.g. `/hunt zap-misses lookback=3d`",
         '• Quote values with spaces: `/hunt emails-by-subject subject="invoice due"`',
+        "• `/hunt incidents` — this channel's open incident threads",
+        "• `/hunt audit [N]` — the last N audit entries (approvers only)",
+        "• `/hunt help` — this",
+        "In an incident thread, mention me: `@hunt-bot status`, `note TEXT`, `take`, "
+        "`handoff @someone [note]`, `hunt NAME [name=value ...]`, `close [reason]`, `reopen`, "
+        "`help`.",
     ]
     return Message(
         text="How to use /hunt", blocks=as_dicts([SectionBlock(text=mrkdwn("\n".join(lines)))])

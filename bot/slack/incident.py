@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.actions.offer import action_label
-from bot.slack.blocks import Message, as_dicts, mrkdwn
+from bot.slack.blocks import Message, as_dicts, mrkdwn, rows_text
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
 from bot.slack.mrkdwn import clip, code, escape, user
 from bot.state.approval_records import Approval, ApprovalState
@@ -50,7 +50,8 @@ def _sections(
         "*Hunts run*\n"
         + (
             "\n".join(
-                f"• {code(h.hunt)} by {user(h.user)}, {h.rows:,} rows, {h.at:%Y-%m-%d %H:%M} UTC"
+                f"• {code(h.hunt)} by {user(h.user)}, {rows_text(h.rows)}, "
+                f"{h.at:%Y-%m-%d %H:%M} UTC"
                 for h in incident.hunts
             )
             or "none"

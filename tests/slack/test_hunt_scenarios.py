@@ -18,7 +18,9 @@ def ephemeral_text(answer) -> str:
 async def test_help_and_list_answer_privately(harness):
     help_answer = await harness.slash("")
     assert help_answer.status == 200
-    assert "/hunt list" in ephemeral_text(help_answer)
+    shown = ephemeral_text(help_answer)
+    for verb in ("/hunt list", "/hunt incidents", "/hunt audit", "@hunt-bot status", "handoff"):
+        assert verb in shown, verb  # every verb there is
     listing = await harness.slash("list")
     text = ephemeral_text(listing)
     assert "zap-misses" in text and "`lookback` (timespan, default `7d`)" in text
