@@ -61,9 +61,11 @@ class OutageTolerantBroker(RedisStreamBroker):
     """
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        lost_group = Backoff(first=RECONNECT_FIRST, cap=RECONNECT_CAP)
         while True:
             try:
                 async for message in super().listen():
+                    lost_group.reset()
                     yield message
                 return
             except _UNREACHABLE as exc:
@@ -71,7 +73,13 @@ class OutageTolerantBroker(RedisStreamBroker):
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
-                log.warning("job queue: the stream's consumer group is gone; declaring it again")
+                delay = lost_group.next()
+                log.warning(
+                    "job queue: the stream's consumer group is gone (Redis lost its data?); "
+                    "declaring it again in %.1f s",
+                    delay,
+                )
+                await asyncio.sleep(delay)
                 await self._wait_for_redis(None)
 
     async def _wait_for_redis(self, problem: Exception | None) -> None:
@@ -90,8 +98,7 @@ class OutageTolerantBroker(RedisStreamBroker):
             try:
                 async with aioredis.Redis(connection_pool=self.connection_pool) as redis:
                     await redis.ping()
-                # Declared anew in case Redis came back without its data (idempotent).
-                await self._declare_consumer_group()
+                    await self._declare_again(redis)
             except _UNREACHABLE as exc:
                 problem = exc
                 continue
@@ -101,6 +108,17 @@ class OutageTolerantBroker(RedisStreamBroker):
                     time.monotonic() - started,
                 )
             return
+
+    async def _declare_again(self, redis: aioredis.Redis) -> None:
+        """The consumer group, in case Redis came back without its data. A group lost that way
+        starts from the stream's beginning (not "$", the newest): every entry in a stream
+        made since is a job enqueued after the loss, which no worker has seen."""
+        for stream in (self.queue_name, *self.additional_streams):
+            try:
+                await redis.xgroup_create(stream, self.consumer_group_name, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):  # the group is there: nothing was lost
+                    raise
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         ack = super()._ack_generator(id, queue_name)

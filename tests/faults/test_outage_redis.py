@@ -405,3 +405,18 @@ async def test_a_job_cut_short_by_an_outage_runs_again_once_redis_is_back(
     assert len(runs) == 2
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.jobs"]
     assert lines == ["run_hunt test: Redis unreachable (ConnectionError); will run it again"]
+
+
+async def test_a_redis_that_comes_back_without_its_data_gets_the_queue_declared_again(
+    own_redis: RedisServer, outage_settings: Settings, tmp_path: Path
+):
+    """A Redis without persistence restarts empty: the stream and its consumer group are gone.
+    The worker declares them again instead of failing every read."""
+    async with web_side(outage_settings) as web:
+        with worker(outage_settings, web.harness.slack.api_url, tmp_path) as hunt_bot:
+            await hunt_answered(web.harness, "zap-misses")
+            await web.bot.services.redis.client.flushall()
+            seconds = await hunt_answered(web.harness, "spam-emails")
+            lines = hunt_bot.lines()
+    assert any("consumer group is gone" in line for line in lines), lines
+    assert seconds < 5, lines
