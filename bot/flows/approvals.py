@@ -21,7 +21,7 @@ from bot.services import Services
 from bot.slack.approval_card import render_approval_card
 from bot.slack.blocks import Message, render_markup_notice
 from bot.slack.mrkdwn import escape, user
-from bot.state.approval_records import ApprovalState, Claim, LeaseLost
+from bot.state.approval_records import ApprovalState, ApprovalTampered, Claim, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,16 @@ async def execute(services: Services, approval_id: str) -> None:
             except LeaseLost as exc:
                 log.warning("approval %s: stopped, %s", approval_id, exc)
                 return
-            except HuntBotError as exc:  # e.g. the spec no longer matches what was approved
+            except ApprovalTampered as exc:  # never runs, however often it is tried
                 await _fail(s, approval_id, claim, exc.message)
                 return
             except Exception as exc:
-                what = f"an unexpected error ({type(exc).__name__})"
+                # A HuntBotError's message is written for people; anything else is named only.
+                what = (
+                    exc.message
+                    if isinstance(exc, HuntBotError)
+                    else f"an unexpected error ({type(exc).__name__})"
+                )
                 log.exception("approval %s: attempt %d failed", approval_id, attempt)
                 if attempt == RUN_ATTEMPTS:
                     await _fail(s, approval_id, claim, f"stopped after {attempt} attempts: {what}")

@@ -4,6 +4,7 @@ approver who is not the requester."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -100,3 +101,38 @@ async def test_retry_these_sends_only_the_unknown_targets_once_for_an_approver(s
     card = render_approval_card(await store.get(approval.id), await store.outcomes(approval.id))
     assert ApprovalAction.RETRY_UNKNOWN not in str(card.blocks)
     assert "retried once by <@U0CAROL>" in str(card.blocks)
+
+
+async def test_an_error_after_the_claim_is_retried_then_fails_the_approval_with_the_reason(
+    redis, redis_url, tmp_path, monkeypatch
+):
+    """The lab file is a directory, so the executor can't open: tried RUN_ATTEMPTS times with
+    backoff, then FAILED with the reason (no file path in it), not left Running."""
+    from bot.app import start_services
+    from bot.config import Settings
+    from bot.flows import approvals as flow
+    from bot.policy import ApprovalPolicy
+    from tests.clock import Clock
+
+    from .conftest import Groups
+
+    monkeypatch.setattr(flow, "RETRY_BACKOFF", 0.01)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        redis_url=redis_url,
+        hunt_backend="lab",
+        lab_db=tmp_path,
+        approval_approver_usergroups=("S0APPROVERS",),
+    )
+    services = await start_services(settings, wait_for_redis=5)
+    try:
+        store = services.approvals
+        store.policy = ApprovalPolicy.from_settings(settings, Groups())
+        approval = await approved(store, Clock(time.time()), devices("a"))
+        await flow.execute(services, approval.id)
+        failed = await store.get(approval.id)
+    finally:
+        await services.aclose()
+    assert failed is not None and failed.state is ApprovalState.FAILED
+    assert failed.reason and f"after {flow.RUN_ATTEMPTS} attempts" in failed.reason
+    assert "cannot be opened" in failed.reason and str(tmp_path) not in failed.reason
