@@ -50,9 +50,6 @@ from commands import register_all
 
 log = logging.getLogger(__name__)
 
-GRAPH_HUNTS_PER_MINUTE = 45  # Graph's documented floor for a tenant
-
-
 def slack_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=str(settings.slack_api_url))
@@ -98,7 +95,7 @@ async def start_services(
     redis = open_redis(settings)
     await _until_redis_answers(redis, wait_for_redis)
     slack = slack_client(settings)
-    per_minute = GRAPH_HUNTS_PER_MINUTE if settings.hunt_backend == "graph" else None
+    per_minute = settings.graph_hunts_per_minute if settings.hunt_backend == "graph" else None
 
     async def lookup(group: str) -> set[str]:
         return await usergroup_members(slack, group)

@@ -101,6 +101,8 @@ EXPECTED: dict[str, str] = {
     "GRAPH_URL": "an http(s) URL overriding the Microsoft Graph host",
     "MDE_URL": "an http(s) URL overriding the Defender for Endpoint API host",
     "AZURE_AUTHORITY_HOST": "an https URL overriding the Entra login host",
+    "GRAPH_HUNTS_PER_MINUTE": "the tenant's advanced-hunting calls a minute (1-10000; Microsoft "
+    "allows at least 45, more for large tenants)",
     "HUNTS_DIR": "a directory of extra or overriding hunt files (*.yaml)",
     "LAB_DB": "the path of the lab tenant's DuckDB file",
     "HUNT_ALLOWED_CHANNELS": "comma-separated Slack channel ids where /hunt may run",
@@ -162,6 +164,8 @@ class Settings(BaseSettings):
     graph_url: AnyHttpUrl | None = None
     mde_url: AnyHttpUrl | None = None
     azure_authority_host: AnyHttpUrl | None = None
+    # No 60 s holds more hunting calls than this, across every process (bot/state/quota.py).
+    graph_hunts_per_minute: int = Field(default=45, ge=1, le=10_000)
 
     hunts_dir: Path | None = None
     lab_db: Path = Field(default_factory=lambda: default_data_dir() / "lab.duckdb")

@@ -63,9 +63,17 @@ class PermissionMissing(HuntingError):
 class QuotaExhausted(HuntingError):
     """429 beyond what we are willing to wait: the tenant's hunting quota is used up for now."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        hint: str | None = None,
+        quota: str = "",
+    ):
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+        self.quota = quota  # which ran out, as Microsoft's answer says: "calls", "cpu" or ""
 
 
 class DefenderUnavailable(HuntingError):

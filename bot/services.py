@@ -63,7 +63,7 @@ class Services:
         async with self._backend_lock:
             if self._backend is None:
                 self._backend = await asyncio.to_thread(
-                    open_backend, self.settings, tokens=self.microsoft.tokens
+                    open_backend, self.settings, tokens=self.microsoft.tokens, quota=self.quota
                 )
             return self._backend
 

@@ -1,9 +1,13 @@
 """Advanced hunting through Microsoft Graph: `POST /v1.0/security/runHuntingQuery`.
 
 The tenant's hunting quota (about 45 calls a minute, a CPU budget per 15 minutes) is shared by
-everything that hunts in the tenant, so a 429 is waited out only while the wait stays short;
-beyond that the person is told when to try again. 5xx, timeouts and dropped connections are
-retried with exponential backoff. Every other failure is an error the person can act on.
+everything that hunts in the tenant. Inside the bot, a `SharedQuota` (bot/state/quota.py, in
+Redis) lets every call through: a retry waits for room in the window like any call, and a 429
+pauses every process's hunting until its Retry-After and is handed to the flow, which queues the
+hunt again and tells the person. Without one (the CLI), a 429 is waited out here only while the
+wait stays short; beyond that the person is told when to try again. 5xx, timeouts and dropped
+connections are retried with exponential backoff. Every other failure is an error the person can
+act on.
 The retry loop is written here rather than taken from a library: it has two budgets (transient
 failures and quota wait) that treat 429 and 5xx differently, which is simpler to read as a loop.
 TLS, tokens, Microsoft's error body and `Retry-After` come from the shared client (http.py).
@@ -14,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import time
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -65,6 +72,22 @@ def _lower_keys(value: Any) -> Any:
     return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
+class SharedQuota(Protocol):
+    """The tenant's quota as every process sees it (bot/state/quota.py's HuntingQuota)."""
+
+    async def retry_slot(self) -> str:
+        """Wait for room for one more call (ahead of queued hunts); the call's id."""
+        ...
+
+    async def answered(self, call_id: str | None = None) -> None:
+        """Microsoft answered the call (default: the one this task was let through for)."""
+        ...
+
+    async def pause(self, seconds: float, quota: str = "") -> float:
+        """Nobody hunts for `seconds`, in any process."""
+        ...
+
+
 class GraphHunting:
     """The `HuntingBackend` that runs KQL on the tenant through Microsoft Graph."""
 
@@ -80,7 +103,10 @@ class GraphHunting:
         retries: int = 3,
         backoff: float = 1.0,
         timeout: float = 200.0,
+        quota: SharedQuota | None = None,
     ) -> None:
+        """With `quota`, the caller has let the first call through; every retry asks it again."""
+        self._quota = quota
         self._max_quota_wait = max_quota_wait
         self._retries = retries
         self._backoff = backoff
@@ -103,9 +129,10 @@ class GraphHunting:
         throttles = 0
         failures = 0
         timeouts = 0
+        call: str | None = None  # None: the call the caller let through
         while True:
             try:
-                response = await self._post(kql)
+                response = await self._post(kql, call)
             except httpx.TimeoutException:
                 # A query that outlived Graph's own 3-minute limit is likely to do so again and
                 # spends the tenant's CPU quota each time: one more try, not the full budget.
@@ -124,6 +151,16 @@ class GraphHunting:
                     told = retry_after_seconds(response)
                     retry_after = self._backoff * 2**throttles if told is None else told
                     throttles += 1
+                    if self._quota is not None:
+                        # Every process stops until then; the flow queues this hunt again.
+                        exhausted = _quota_exhausted(response, retry_after, told=told is not None)
+                        left = await self._quota.pause(retry_after, exhausted.quota)
+                        log.info(
+                            "hunting quota hit (%s); all hunting paused %.1fs",
+                            exhausted.quota or "?",
+                            left,
+                        )
+                        raise exhausted
                     if quota_waited + retry_after > self._max_quota_wait:
                         raise _quota_exhausted(response, retry_after, told=told is not None)
                     log.info("hunting quota hit; waiting %.1fs as Graph asks", retry_after)
@@ -143,15 +180,41 @@ class GraphHunting:
             delay = self._backoff * 2 ** (failures - 1)
             log.warning("%s; retry %d/%d in %.1fs", failure, failures, self._retries, delay)
             await asyncio.sleep(delay)
+            if self._quota is not None:
+                call = await self._quota.retry_slot()
 
-    async def _post(self, kql: str) -> httpx.Response:
+    async def _post(self, kql: str, call: str | None) -> httpx.Response:
         log.debug("hunting with %d characters of KQL", len(kql))
-        return await self._graph.send(
-            "POST",
-            HUNTING_PATH,
-            content=_json_body(kql),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
+        try:
+            return await self._graph.send(
+                "POST",
+                HUNTING_PATH,
+                content=_json_body(kql),
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "client-request-id": client_request_id(),
+                },
+            )
+        finally:
+            if self._quota is not None:
+                # Microsoft has seen it by now, if ever: it counts from here.
+                await asyncio.shield(self._quota.answered(call))
+
+
+def client_request_id() -> str:
+    """Graph's `client-request-id` (echoed back, and what Microsoft support asks for): a UUIDv7,
+    whose first 48 bits are when the call was sent (Unix ms), so a call can be placed in time
+    from either side, e.g. against a 429's Retry-After."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms & (2**48 - 1)) << 80
+        | 0x7 << 76
+        | (rand >> 68) << 64
+        | 0b10 << 62
+        | (rand & (2**62 - 1))
+    )
+    return str(uuid.UUID(int=value))
 
 
 def _json_body(kql: str) -> bytes:
@@ -222,10 +285,10 @@ def _client_error(response: httpx.Response) -> HuntingError:
 
 def _quota_exhausted(response: httpx.Response, retry_after: float, *, told: bool) -> QuotaExhausted:
     text = api_error(response).message
-    lowered = text.lower()
-    if "processing resources" in lowered or "cpu" in lowered:
+    quota = quota_named(text)
+    if quota == "cpu":
         which = "its CPU allocation for advanced hunting (renewed every 15 minutes)"
-    elif "calls" in lowered or "requests" in lowered:
+    elif quota == "calls":
         which = "its advanced-hunting call rate"
     else:
         which = "its advanced-hunting quota"
@@ -236,7 +299,18 @@ def _quota_exhausted(response: httpx.Response, retry_after: float, *, told: bool
         retry_after=retry_after,
         hint=f"Run the hunt again in {when}; other tools hunting in "
         "the same tenant share this quota.",
+        quota=quota,
     )
+
+
+def quota_named(message: str) -> str:
+    """Which quota a 429's message says ran out: "cpu", "calls" or "" (it does not say)."""
+    lowered = message.lower()
+    if "processing resources" in lowered or "cpu" in lowered:
+        return "cpu"
+    if "calls" in lowered or "requests" in lowered:
+        return "calls"
+    return ""
 
 
 def _describe_seconds(seconds: float) -> str:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
 from bot.actions.offer import SENDER_COPY_TABLES
-from bot.errors import HuntBotError
+from bot.defender.results import HuntingBackend, HuntResult
+from bot.errors import HuntBotError, QuotaExhausted
 from bot.formats import to_csv
 from bot.hunts import split_arguments
 from bot.hunts.params import ParamType, display_value
@@ -31,11 +33,18 @@ from bot.slack.delivery import tell_user
 from bot.slack.incident import render_incidents
 from bot.slack.mrkdwn import code, user
 from bot.state.hunt_requests import HuntRequest
+from bot.state.quota import RETURNING_ARRIVAL, QuotaWait
 from bot.state.results import StoredResult, now
 
 log = logging.getLogger(__name__)
 
 AUDIT_DEFAULT, AUDIT_MAX = 20, 40
+# After a 429 a hunt queues again, this many times at most, for a pause this long at most (the
+# CPU allocation is renewed every 15 minutes); beyond that the person is told to try later.
+MAX_QUOTA_RETURNS = 5
+MAX_QUOTA_PAUSE = 16 * 60
+# A queued hunt's person is told again when its start moves this much later than they were told.
+QUOTA_RETELL_LATER = 30.0
 MAX_LISTED_INCIDENTS = 40
 
 # Verbs whose answer needs Slack or a group lookup: acked with a word, answered after the ack.
@@ -201,11 +210,9 @@ async def run_hunt(services: Services, request_id: str) -> None:
     except HuntBotError as exc:
         await tell_requester(s, request, exc.message, exc.hint)
         return
-    await _wait_for_quota(s, request)
-    started, clock = now(), time.perf_counter()
     try:
         backend = await s.backend()
-        result = await backend.run_query(rendered.kql)
+        result, started, seconds = await _run_within_quota(s, request, backend, rendered.kql)
     except HuntBotError as exc:
         await tell_requester(s, request, f"The hunt {request.hunt} failed: {exc.message}", exc.hint)
         return
@@ -228,7 +235,7 @@ async def run_hunt(services: Services, request_id: str) -> None:
         channel=request.channel_id,
         backend=backend.name,
         started_at=started,
-        seconds=time.perf_counter() - clock,
+        seconds=seconds,
         columns=result.columns,
         display_columns=list(hunt.columns),
         entity_kinds=hunt.entities.kinds,
@@ -243,24 +250,77 @@ async def run_hunt(services: Services, request_id: str) -> None:
     await _post_results(s, request, meta, result.rows[:PAGE_ROWS])
 
 
-async def _wait_for_quota(services: Services, request: HuntRequest) -> None:
-    told: int | None = None
+async def _run_within_quota(
+    services: Services, request: HuntRequest, backend: HuntingBackend, kql: str
+) -> tuple[HuntResult, datetime, float]:
+    """Run once the tenant's quota lets the call through; the result, when the call that gave
+    it started and how long it took. A 429 has paused every process's hunting (the backend
+    recorded Microsoft's Retry-After); the hunt queues again, ahead of hunts that have not had
+    a turn, and the person is told why and for how long."""
+    throttled = 0
+    while True:
+        call = f"{request.id}:{throttled}"
+        # Back in the queue after a 429, the hunt keeps a place ahead of newcomers.
+        await _wait_for_quota(services, request, call, again=throttled > 0)
+        started, clock = now(), time.perf_counter()
+        try:
+            return await backend.run_query(kql), started, time.perf_counter() - clock
+        except QuotaExhausted as exc:
+            throttled += 1
+            if throttled > MAX_QUOTA_RETURNS or (exc.retry_after or 0) > MAX_QUOTA_PAUSE:
+                raise
+            log.info("hunt %s throttled (%s); queued again", request.id, exc.quota or "quota")
+        finally:
+            await asyncio.shield(services.quota.answered(call))
+
+
+async def _wait_for_quota(
+    services: Services, request: HuntRequest, call: str, *, again: bool = False
+) -> None:
+    """Wait for the hunt's turn. The person is told their place and the wait when it starts, and
+    again only when Microsoft pauses hunting or the wait grows (a response URL takes 5 posts)."""
+    told_paused, told_start = False, None
     try:
-        while wait := await services.quota.acquire(request.id):
-            if wait.position != told:
-                told = wait.position
-                await tell_requester(
-                    services,
-                    request,
-                    f"The tenant's hunting quota is used up for the moment: {request.hunt} is "
-                    f"number {wait.position} in the queue and should start in about "
-                    f"{wait.seconds:.0f}s.",
-                )
-            await asyncio.sleep(min(wait.seconds, 5.0))
+        while wait := await services.quota.acquire(
+            request.id, call_id=call, arrived_ms=RETURNING_ARRIVAL if again else None
+        ):
+            start = time.monotonic() + wait.seconds
+            paused = wait.paused_for > 0
+            if (
+                told_start is None
+                or (paused and not told_paused)
+                or start > told_start + QUOTA_RETELL_LATER
+            ):
+                told_paused, told_start = paused, start
+                await tell_requester(services, request, _quota_words(request.hunt, wait))
+            await asyncio.sleep(min(max(wait.seconds, 0.2), 5.0))
     except BaseException:
         # A hunt that fails (or whose worker stops) while queued must not hold up the others.
         await asyncio.shield(services.quota.leave(request.id))
         raise
+
+
+def _quota_words(hunt: str, wait: QuotaWait) -> str:
+    place = (
+        f"{hunt} is number {wait.position} in the queue and should start in about "
+        f"{_describe_wait(wait.seconds)}."
+    )
+    if wait.paused_for <= 0:
+        return f"The tenant's hunting quota is used up for the moment: {place}"
+    why = {
+        "cpu": "the tenant's CPU allocation for advanced hunting is used up (it is renewed "
+        "every 15 minutes)",
+        "calls": "the tenant's advanced-hunting call rate is used up",
+    }.get(wait.quota, "the tenant's advanced-hunting quota is used up")
+    return (
+        f"Microsoft asked for no more hunting for {_describe_wait(wait.paused_for)}: {why}. {place}"
+    )
+
+
+def _describe_wait(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))}s"
+    return f"{round(seconds / 60)} minutes"
 
 
 async def _post_results(

@@ -18,9 +18,19 @@ def result_chunks(result_id: str) -> str:
     return f"{PREFIX}:result:{result_id}:chunks"
 
 
-def hunting_quota() -> str:
-    """The tenant's hunting token bucket (shared by every process)."""
-    return f"{PREFIX}:quota:hunting"
+def hunting_calls() -> str:
+    """The tenant's hunting calls still inside the rolling 60 s window (shared by every process)."""
+    return f"{PREFIX}:quota:hunting:calls"
+
+
+def hunting_pause() -> str:
+    """Until when Microsoft asked every process to stop hunting (a 429's Retry-After)."""
+    return f"{PREFIX}:quota:hunting:paused"
+
+
+def hunting_waiters_seen() -> str:
+    """When each queued hunt last asked for its turn: a waiter that stops asking is dropped."""
+    return f"{PREFIX}:quota:hunting:seen"
 
 
 def hunting_queue() -> str:

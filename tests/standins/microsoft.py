@@ -16,7 +16,13 @@ Graph's email remediation and the Defender for Endpoint machine-action API answe
 Errors carry `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
 Shapes and wording come from the Graph and Defender docs and from responses quoted in public
 issue threads (the Graph and Entra wording of a few errors is not published; see each constant).
-Every request is recorded in `requests`.
+Every request is recorded in `requests`, and every hunting call's arrival in `hunting_calls`.
+
+With `calls_per_minute` set, the call quota is enforced as Graph words it ("45 per 00:01:00"): a
+call arriving when the last 60 s already hold that many answered calls gets a 429 with the
+seconds until the oldest leaves as `Retry-After`. A call arriving before a `Retry-After` it was
+given has passed is answered 429 again, with the time left. `quota_overruns()` and
+`early_calls()` count both from the record.
 
     with MicrosoftStandIn().running(tmp_path) as microsoft:
         settings = microsoft.settings()  # GRAPH_URL and AZURE_AUTHORITY_HOST point here
@@ -29,8 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -75,7 +83,7 @@ DEFAULT_KQL_ERROR = (
 # 429 wording: the call-rate text is what the Defender hunting API returned (quoted in
 # MicrosoftDocs/microsoft-365-docs#4616); the CPU text is the portal's (advanced-hunting-errors).
 # Graph documents only that "the body says which" quota ran out.
-CALL_QUOTA_MESSAGE = "API calls quota exceeded! maximum allowed 45 per 00:01:00"
+CALL_QUOTA_MESSAGE = "API calls quota exceeded! maximum allowed {limit} per 00:01:00"
 CPU_QUOTA_MESSAGE = (
     "You have exceeded processing resources allocated to this tenant. "
     "You can run queries again in {duration}."
@@ -143,6 +151,20 @@ class RecordedRequest:
         return _bearer(self.headers)
 
 
+@dataclass
+class HuntingCall:
+    """One runHuntingQuery call as it arrived (monotonic seconds) and how it was answered."""
+
+    at: float
+    status: int = 0
+    retry_until: float | None = None  # the Retry-After given, as a monotonic time
+    answered_at: float | None = None  # when a 429 was handed back
+    wall: float = 0.0  # arrival, Unix seconds
+    sent: float | None = None  # when the caller sent it, if its client-request-id is a UUIDv7
+    why: str = ""  # "over quota", "before Retry-After", "scripted", or "" (answered)
+    message: str = ""  # a 429's message
+
+
 @dataclass(frozen=True)
 class _Fault:
     kind: str  # "kql-error" | "throttle" | "server-error" | "stall" | "flood"
@@ -162,6 +184,9 @@ class MicrosoftStandIn:
     requests: list[RecordedRequest] = field(default_factory=list)
     base_url: str = ""
     ca_file: Path | None = None
+    calls_per_minute: int | None = None  # enforce Graph's call quota in a rolling window
+    quota_window: float = 60.0
+    hunting_calls: list[HuntingCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.app_registration = AppRegistration(self.client_id)
@@ -170,6 +195,7 @@ class MicrosoftStandIn:
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._initial_handler = self.query_handler
+        self._initial_calls_per_minute = self.calls_per_minute
         self.reset()
 
     # -- configuration -----------------------------------------------------------------------
@@ -179,7 +205,9 @@ class MicrosoftStandIn:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self.hunting_calls.clear()
         self.query_handler = self._initial_handler
+        self.calls_per_minute = self._initial_calls_per_minute
         self.defender.reset()
         self.entra.token_delay = 0.0
         app = self.app_registration
@@ -252,6 +280,37 @@ class MicrosoftStandIn:
         return [
             r for r in self.requests if r.method == "POST" and r.path.startswith("/api/machines/")
         ]
+
+    def quota_overruns(self, limit: int | None = None, window: float | None = None) -> int:
+        """Calls that arrived while the `window` before them already held `limit` calls (every
+        call sent counts, answered or not)."""
+        limit = limit or self.calls_per_minute
+        window = window or self.quota_window
+        assert limit, "no call quota to measure against"
+        times = sorted(call.at for call in self.hunting_calls)
+        return sum(1 for i in range(limit, len(times)) if times[i] - times[i - limit] < window)
+
+    def early_calls(self) -> int:
+        """Calls sent after a 429 was answered that arrived before its Retry-After had passed.
+
+        When it was sent is read from the call's client-request-id when that is a UUIDv7 (the
+        bot's are); otherwise its arrival stands for it. A call already on its way when the 429
+        was answered is refused too (as Graph does) but is not early: nobody could know.
+        """
+        given = [
+            (c.wall + (c.answered_at - c.at), c.retry_until)
+            for c in self.hunting_calls
+            if c.answered_at is not None and c.retry_until is not None
+        ]
+        return sum(
+            1
+            for call in self.hunting_calls
+            if any(
+                (call.sent if call.sent is not None else call.wall) > answered
+                and call.at < until
+                for answered, until in given
+            )
+        )
 
     # -- for the code under test ---------------------------------------------------------------
 
@@ -328,11 +387,31 @@ class MicrosoftStandIn:
             query = next(v for k, v in body.items() if k.lower() == "query")
         except (ValueError, AttributeError, StopIteration):
             return graph_error(400, "BadRequest", "Missing required parameter 'Query'.", ids)
+        call = HuntingCall(at=time.monotonic(), wall=time.time(), sent=_uuid7_time(ids[1]))
+        with self._lock:
+            self.hunting_calls.append(call)
+            throttled = self._throttle(call)
+        if throttled is not None:
+            call.answered_at = time.monotonic()
+            return graph_error(
+                429,
+                "TooManyRequests",
+                throttled[0],
+                ids,
+                headers={"Retry-After": _seconds_header(throttled[1])},
+            )
         fault = self._next_fault()
         if fault is not None:
             answer = await self._apply(fault, ids)
+            if fault.kind == "throttle" and isinstance(answer, JSONResponse):
+                call.status, call.why = 429, "scripted"
+                call.retry_until = call.at + fault.retry_after
+                call.message = json.loads(bytes(answer.body))["error"]["message"]
+                call.answered_at = time.monotonic()
             if answer is not None:
+                call.status = answer.status_code
                 return answer
+        call.status = 200
         schema, results = self._results_for(str(query), fault)
         return JSONResponse(
             {
@@ -345,6 +424,31 @@ class MicrosoftStandIn:
             media_type=GRAPH_JSON,
         )
 
+    def _throttle(self, call: HuntingCall) -> tuple[str, float] | None:
+        """A 429's message and Retry-After when this call must be refused (under the lock)."""
+        given = [c for c in self.hunting_calls if c.retry_until is not None]
+        if given:
+            last = max(given, key=lambda c: c.retry_until or 0)
+            if call.at < (last.retry_until or 0):
+                # Graph asked for a pause that has not passed: refused again, with the time left.
+                left = math.ceil((last.retry_until or 0) - call.at)
+                call.status, call.why, call.message = 429, "before Retry-After", last.message
+                call.retry_until = call.at + left
+                return last.message, left
+        if self.calls_per_minute is None:
+            return None
+        window = [
+            c.at
+            for c in self.hunting_calls
+            if c.status != 429 and c is not call and call.at - c.at < self.quota_window
+        ]
+        if len(window) < self.calls_per_minute:
+            return None
+        left = math.ceil(min(window) + self.quota_window - call.at)
+        call.status, call.why, call.retry_until = 429, "over quota", call.at + left
+        call.message = CALL_QUOTA_MESSAGE.format(limit=self.calls_per_minute)
+        return call.message, left
+
     async def _apply(self, fault: _Fault, ids: tuple[str, str]) -> Response | None:
         if fault.kind == "kql-error":
             return graph_error(400, "BadRequest", fault.message, ids)
@@ -353,7 +457,7 @@ class MicrosoftStandIn:
                 minutes, seconds = divmod(int(fault.retry_after), 60)
                 message = CPU_QUOTA_MESSAGE.format(duration=f"00:{minutes:02d}:{seconds:02d}")
             else:
-                message = CALL_QUOTA_MESSAGE
+                message = CALL_QUOTA_MESSAGE.format(limit=self.calls_per_minute or 45)
             return graph_error(
                 429,
                 "TooManyRequests",
@@ -430,6 +534,15 @@ def _bearer(headers: Any) -> str | None:
 def _request_ids(request: Request) -> tuple[str, str]:
     request_id = str(uuid.uuid4())
     return request_id, request.headers.get("client-request-id", request_id)
+
+
+def _uuid7_time(value: str) -> float | None:
+    """The Unix time in a UUIDv7's first 48 bits; None for any other id."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return ((parsed.int >> 80) & (2**48 - 1)) / 1000 if parsed.version == 7 else None
 
 
 def _id_headers(ids: tuple[str, str]) -> dict[str, str]:

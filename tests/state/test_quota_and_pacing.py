@@ -29,13 +29,74 @@ async def test_hunts_beyond_the_quota_wait_in_arrival_order_and_learn_their_plac
     fourth = await quota.acquire("h4")
     fifth = await quota.acquire("h5")
     assert (fourth.position, fifth.position) == (1, 2)
-    assert 0 < fourth.seconds <= 21 and fifth.seconds > fourth.seconds
-    # A token that comes back goes to the head of the queue, not to whoever asks first.
-    await client.hset("hunt-bot:quota:hunting", mapping={"tokens": "1.5"})
-    again = await quota.acquire("h5")
-    assert again is not None and again.position == 2
+    # Their turns come when the first calls leave the 60 s window, not sooner.
+    assert 59 < fourth.seconds <= 60 and 59 < fifth.seconds <= 60
+    assert (await quota.acquire("h6")).position == 3
+    assert 119 < (await quota.acquire("h7")).seconds <= 120  # the next window's
+
+
+async def test_no_window_ever_holds_more_calls_than_the_limit(client):
+    quota = HuntingQuota(client, per_minute=3, window_ms=600)
+    assert [await quota.acquire(f"h{i}") for i in range(3)] == [None, None, None]
+    assert await quota.acquire("h4") is not None
+    await asyncio.sleep(0.3)
+    assert await quota.acquire("h4") is not None  # half the window later: still full
+    await asyncio.sleep(0.35)
+    assert await quota.acquire("h5") is not None  # room now, but h4 is ahead
     assert await quota.acquire("h4") is None
-    assert await quota.acquire("h5") is not None  # only half a token left
+    assert await quota.acquire("h5") is None
+
+
+async def test_a_call_counts_from_when_its_answer_came(client):
+    quota = HuntingQuota(client, per_minute=1, window_ms=400)
+    assert await quota.acquire("slow", call_id="slow:0") is None
+    await asyncio.sleep(0.3)  # Microsoft took 0.3 s to answer: it may have counted the call late
+    await quota.answered("slow:0")
+    await asyncio.sleep(0.2)
+    assert await quota.acquire("next") is not None  # 0.5 s after it was sent, 0.2 s after answered
+    await asyncio.sleep(0.25)
+    assert await quota.acquire("next") is None
+
+
+async def test_a_pause_from_retry_after_holds_every_process_and_says_why(client):
+    first, second = HuntingQuota(client, per_minute=45), HuntingQuota(client, per_minute=45)
+    assert await first.pause(0.5, "cpu") == pytest.approx(0.5, abs=0.05)
+    assert await second.pause(0.1, "calls") == pytest.approx(0.5, abs=0.05)  # never shortened
+    wait = await second.acquire("h1")
+    assert wait is not None and wait.quota == "cpu" and 0.3 < wait.paused_for <= 0.5
+    assert wait.position == 1 and wait.seconds >= wait.paused_for
+    await asyncio.sleep(0.55)
+    assert await first.acquire("h1") is None
+
+
+async def test_processes_racing_for_the_window_never_overrun_it(client):
+    window, limit = 0.5, 4
+    quotas = [HuntingQuota(client, per_minute=limit, window_ms=int(window * 1000)) for _ in "ab"]
+    admitted: list[float] = []
+
+    async def hunt(i: int) -> None:
+        quota = quotas[i % 2]
+        while await quota.acquire(f"h{i}"):
+            await asyncio.sleep(0.01)
+        admitted.append(time.monotonic())
+
+    await asyncio.gather(*(hunt(i) for i in range(12)))
+    admitted.sort()
+    assert len(admitted) == 12
+    for i in range(len(admitted) - limit):
+        assert admitted[i + limit] - admitted[i] >= window - 0.02
+
+
+async def test_a_retry_goes_ahead_of_queued_hunts_and_a_leaver_holds_nobody_up(client):
+    quota = HuntingQuota(client, per_minute=1, window_ms=300)
+    assert await quota.acquire("h1") is None
+    assert (await quota.acquire("h2")).position == 1
+    assert (await quota.acquire("h3")).position == 2
+    started = time.monotonic()
+    await quota.retry_slot()  # ahead of h2 and h3
+    assert 0.25 < time.monotonic() - started < 1.5
+    await quota.leave("h2")
+    assert (await quota.acquire("h3")).position == 1
 
 
 async def test_the_lab_has_no_quota(client):
