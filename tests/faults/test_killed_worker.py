@@ -41,7 +41,7 @@ import pytest
 import redis as syncredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.model import ActionKind, ApprovalSpec, DeviceTarget, OutcomeStatus
+from bot.actions.model import ActionKind, ApprovalSpec, DeviceTarget, EmailTarget, OutcomeStatus
 from bot.policy import ApprovalPolicy
 from bot.state.approval_records import ApprovalState
 from bot.state.approvals import ApprovalStore
@@ -325,3 +325,109 @@ async def _final(store: ApprovalStore, approval_id: str, timeout: float):
             return approval
         assert time.monotonic() < deadline, approval
         await asyncio.sleep(0.05)
+
+
+EMAIL_POINTS = ("before_submit", "between_submit_and_record")
+
+
+@pytest.mark.parametrize("point", EMAIL_POINTS)
+async def test_a_worker_killed_mid_email_remediation_never_resends_and_says_unknown(
+    point: str, redis, redis_url: str, tmp_path: Path
+):
+    """Graph can't look an earlier remediation up, so a batch the dead worker may have sent is
+    UNKNOWN (with the Action center link and Retry these), never sent again by the resumed run.
+    Before submit, an approver who checked presses Retry these: then each message is remediated
+    once. Between submit and record, the one remediation Graph holds is all there is."""
+    policy = ApprovalPolicy.from_settings(make_settings(), Groups())
+    store = ApprovalStore(redis, policy, clock=time.time)
+    cards = CardLocations(redis)
+    executors = syncredis.Redis.from_url(redis_url, decode_responses=True)
+    approval_id = ""
+    killed: list[float] = []
+    phase = "received" if point == "before_submit" else "created"
+
+    def on_remediate(seen: str) -> bool:
+        if killed or seen != phase:
+            return False
+        executor = (executors.hget(approval_key(approval_id), "executor") or "").split(":")
+        killed.append(time.monotonic())
+        os.kill(int(executor[1]), signal.SIGKILL)
+        return seen == "received"
+
+    figures = []
+    microsoft = MicrosoftStandIn()
+    with microsoft.running(tmp_path):
+        microsoft.defender.on_remediate = on_remediate
+        async with WebApiStandIn(token=TOKEN).running() as slack:
+            client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
+            env = worker_env(redis_url, microsoft, slack.api_url)
+            with two_workers(env, tmp_path) as workers:
+                for number in range(1, TRIALS + 1):
+                    killed.clear()
+                    spec = ApprovalSpec(
+                        action=ActionKind.EMAIL_SOFT_DELETE,
+                        targets=tuple(
+                            EmailTarget(
+                                network_message_id=uuid.uuid4().hex,
+                                recipient=f"user{i}@contoso.com",
+                            )
+                            for i in range(DEVICES)
+                        ),
+                        name="Phish cleanup",
+                        description="Soft delete the phish",
+                    )
+                    approval = await ask(store, spec, Clock(time.time()))
+                    approval_id = approval.id
+                    posted = await client.chat_postMessage(channel="C0SOC", text="card")
+                    await cards.remember(approval_id, "C0SOC", str(posted["ts"]))
+                    for voter in ("U0BOB", "U0CAROL")[: approval.quorum]:
+                        await store.vote(approval_id, voter, True)
+                    final = await _final(store, approval_id, timeout=TAKEOVER_LIMIT + 60)
+                    takeover = time.monotonic() - killed[0] if killed else None
+                    statuses = Counter(
+                        o.status for o in (await store.outcomes(approval_id)).values()
+                    )
+                    card = [
+                        c
+                        for c in slack.calls.since(0)
+                        if c.method == "chat.update" and c.args.get("ts") == posted["ts"]
+                    ]
+                    offered = bool(card) and "approval.retry_unknown" in str(card[-1].args)
+                    retried = None
+                    if point == "before_submit":
+                        retried = await store.retry_unknown(approval_id, "U0CAROL")
+                        final = await _final(store, approval_id, timeout=TAKEOVER_LIMIT)
+                    per_message = Counter(
+                        e["networkMessageId"]
+                        for r in microsoft.defender.remediations
+                        for e in r.body["analyzedEmails"]
+                    )
+                    sent = [per_message[t.network_message_id] for t in spec.targets]  # type: ignore[union-attr]
+                    after = Counter(o.status for o in (await store.outcomes(approval_id)).values())
+                    figures.append(
+                        {
+                            "trial": number,
+                            "killed": bool(killed),
+                            "takeover": takeover,
+                            "unknown_after_takeover": statuses[OutcomeStatus.UNKNOWN],
+                            "retry_offered": offered,
+                            "retried": retried.retrying if retried else 0,
+                            "remediations_per_message": sorted(set(sent)),
+                            "final": final.state.value,
+                            "outcomes": {s.value: n for s, n in after.items()},
+                        }
+                    )
+                    await asyncio.to_thread(workers.replace_dead)
+    executors.close()
+    print(f"\nemail {point}: {len(figures)} trials of {DEVICES} messages")
+    for f in figures:
+        print("  ", f)
+    for f in figures:
+        assert f["killed"] and f["takeover"] is not None and f["takeover"] <= TAKEOVER_LIMIT, f
+        assert f["unknown_after_takeover"] == DEVICES and f["retry_offered"], f
+        assert f["remediations_per_message"] == [1], f  # once at Microsoft: no blind resend
+        assert f["final"] == ApprovalState.DONE.value, f
+        if point == "before_submit":
+            assert f["retried"] == DEVICES and f["outcomes"] == {"submitted": DEVICES}, f
+        else:
+            assert f["outcomes"] == {"unknown": DEVICES}, f

@@ -136,6 +136,8 @@ class DefenderApi:
     # True answer drops the request: nothing is done and 503 is answered) and (machine id,
     # "created") once the action exists, before answering: fault tests kill a worker there.
     on_machine_post: Callable[[str, str], bool] | None = None
+    # The same for each email remediation POST, called with ("received" | "created").
+    on_remediate: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -166,6 +168,7 @@ class DefenderApi:
             self._endings.clear()
             self.duplicate_answer = "error"
             self.on_machine_post = None
+            self.on_remediate = None
 
     def add_machine(
         self, machine_id: str, computer_dns_name: str, os_platform: str = "Windows11"
@@ -228,9 +231,13 @@ class DefenderApi:
         problem = _remediation_problem(body)
         if problem is not None:
             return _graph_error(400, "BadRequest", problem)
+        if self.on_remediate is not None and self.on_remediate("received"):
+            return _graph_error(503, "ServiceUnavailable", "Service Unavailable")
         bulk_id = str(uuid.uuid4())
         with self._lock:
             self.remediations.append(Remediation(bulk_id, body))
+        if self.on_remediate is not None:
+            self.on_remediate("created")
         location = (
             "https://security.microsoft.com/action-center/history?filters="
             f'{{"bulkId":["{bulk_id}"]}}&tid={self.tenant_id}'
