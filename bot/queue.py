@@ -27,6 +27,7 @@ from taskiq_redis import RedisStreamBroker
 
 from bot.backoff import Backoff
 from bot.state import keys
+from bot.state.redis import CONNECT_TIMEOUT, READ_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,9 @@ def create_broker(redis_url: str) -> RedisStreamBroker:
         queue_name=keys.job_stream(),
         consumer_group_name="hunt-bot-workers",
         idle_timeout=REDELIVER_AFTER_MS,
-        xread_block=1000,
+        xread_block=1000,  # well inside the read timeout
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=READ_TIMEOUT,
     )
 
 

@@ -22,6 +22,16 @@ class RedisUnavailable(HuntBotError):
     pass
 
 
+# A Redis that stops answering (a hung server, packets dropped) must fail a call, not hold it
+# for ever: no command the bot sends blocks on the server side, and none takes this long.
+CONNECT_TIMEOUT = 3.0  # seconds
+READ_TIMEOUT = 5.0  # seconds
+_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": CONNECT_TIMEOUT,
+    "socket_timeout": READ_TIMEOUT,
+}
+
+
 @dataclass
 class RedisConnection:
     client: aioredis.Redis  # answers str
@@ -60,8 +70,8 @@ def open_redis(settings: Settings, *, data_dir: Path | None = None) -> RedisConn
 
 def _connection(url: str, description: str) -> RedisConnection:
     return RedisConnection(
-        client=aioredis.Redis.from_url(url, decode_responses=True),
-        binary=aioredis.Redis.from_url(url),
+        client=aioredis.Redis.from_url(url, decode_responses=True, **_TIMEOUTS),
+        binary=aioredis.Redis.from_url(url, **_TIMEOUTS),
         url=url,
         description=description,
     )

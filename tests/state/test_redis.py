@@ -73,3 +73,27 @@ async def test_a_cli_beside_the_console_leaves_its_embedded_redis_running(tmp_pa
         assert await console.client.get("hunt-bot:still") == "here"
     finally:
         await console.aclose()
+
+
+async def test_a_redis_that_accepts_and_never_answers_fails_the_call_instead_of_hanging():
+    """A hung server (or dropped packets) must not hold a request or a worker for ever."""
+    import asyncio
+    import time
+
+    from bot.state.redis import READ_TIMEOUT
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads what is sent, answers nothing, until the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    connection = open_redis(Settings(redis_url=f"redis://127.0.0.1:{port}/0"))
+    started = time.monotonic()
+    try:
+        with pytest.raises(HuntBotError, match="does not answer"):
+            await check_redis(connection)
+    finally:
+        await connection.aclose()
+        server.close()
+    assert time.monotonic() - started < READ_TIMEOUT + 2
