@@ -34,6 +34,7 @@ from bot.jobs import _riding_out_redis
 from bot.queue import jobs_pending
 from bot.slack.ids import ApprovalAction
 from bot.state.approval_records import ApprovalState
+from bot.state.redis import READ_TIMEOUT
 from bot.workspace.platform import SlackPlatform
 from bot.workspace.session import ConsoleSession
 from bot.workspace.slack_requests import SignedSender
@@ -420,3 +421,25 @@ async def test_a_redis_that_comes_back_without_its_data_gets_the_queue_declared_
             lines = hunt_bot.lines()
     assert any("consumer group is gone" in line for line in lines), lines
     assert seconds < 5, lines
+
+
+async def test_a_hung_redis_is_timed_out_and_the_worker_recovers_when_it_answers_again(
+    own_redis: RedisServer, outage_settings: Settings, tmp_path: Path
+):
+    """Redis frozen (SIGSTOP: connections accepted, nothing answered) for longer than the read
+    timeout: the worker's calls time out instead of hanging, and it recovers once it thaws."""
+    async with web_side(outage_settings) as web:
+        with worker(outage_settings, web.harness.slack.api_url, tmp_path) as hunt_bot:
+            await hunt_answered(web.harness, "zap-misses")
+            assert own_redis.process is not None
+            before = len(hunt_bot.lines())
+            own_redis.process.send_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(READ_TIMEOUT + 2)
+            finally:
+                own_redis.process.send_signal(signal.SIGCONT)
+            seconds = await hunt_answered(web.harness, "spam-emails")
+            during = hunt_bot.lines()[before:]
+    assert any("TimeoutError" in line for line in during), during
+    assert len(during) <= 30, during
+    assert seconds <= READ_TIMEOUT + 4, during
