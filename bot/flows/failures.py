@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from redis.exceptions import RedisError
+from redis import exceptions as redis_errors
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import HuntBotError
@@ -22,7 +22,9 @@ def failure_message(exc: BaseException, where: str) -> Message:
     """What the person sees when something fails; unexpected failures get an error id."""
     if isinstance(exc, HuntBotError):
         return render_notice(exc.message, exc.hint)
-    if isinstance(exc, RedisError):
+    # Redis away (not a bad command, which is a bug like any other).
+    away = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
+    if isinstance(exc, away):
         log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)
         return render_notice(
             "The bot cannot reach its state store (Redis) just now, so nothing was done.",

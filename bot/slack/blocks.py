@@ -29,7 +29,7 @@ from slack_sdk.models.views import View
 from bot.formats import cell_text
 from bot.hunts import Catalog, Hunt
 from bot.slack.ids import ResultsAction, ResultsBlock
-from bot.slack.mrkdwn import clip, code, escape, user
+from bot.slack.mrkdwn import clip, code, escape, user, when
 from bot.state.results import StoredResult
 
 PAGE_ROWS = 10
@@ -183,7 +183,7 @@ def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) ->
 
 def _summary(meta: StoredResult) -> str:
     window = (
-        f"last {code(meta.lookback)} (from {meta.started_at:%Y-%m-%d %H:%M} UTC back)"
+        f"last {code(meta.lookback)} (from {when(meta.started_at)} back)"
         if meta.lookback
         else "all the data Defender keeps (30 days)"
     )

@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 from bot.actions.offer import action_label
 from bot.slack.blocks import Message, as_dicts, mrkdwn, rows_text
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
-from bot.slack.mrkdwn import clip, code, escape, user
+from bot.slack.mrkdwn import clip, code, escape, user, when
 from bot.state.approval_records import Approval, ApprovalState
 from bot.state.incident_records import Incident
 
@@ -50,8 +50,7 @@ def _sections(
         "*Hunts run*\n"
         + (
             "\n".join(
-                f"• {code(h.hunt)} by {user(h.user)}, {rows_text(h.rows)}, "
-                f"{h.at:%Y-%m-%d %H:%M} UTC"
+                f"• {code(h.hunt)} by {user(h.user)}, {rows_text(h.rows)}, {when(h.at)}"
                 for h in incident.hunts
             )
             or "none"
@@ -80,7 +79,7 @@ def render_status(
         SectionBlock(
             text=mrkdwn(
                 f"Owner {user(incident.owner)} · {state} · opened by {user(incident.opened_by)} "
-                f"at {incident.opened_at:%Y-%m-%d %H:%M} UTC"
+                f"on {when(incident.opened_at)}"
             )
         ),
     ]
@@ -127,7 +126,7 @@ def render_incidents(
         waiting = pending.get(incident.thread_ts, 0)
         lines.append(
             f"• {shown} · owner {user(incident.owner)} · since "
-            f"{incident.opened_at:%Y-%m-%d %H:%M} UTC · {waiting} pending approval(s)"
+            f"{when(incident.opened_at)} · {waiting} pending approval(s)"
         )
     blocks: list[Block] = [SectionBlock(text=mrkdwn(clip("\n".join(lines), 3000)))]
     summary = " ".join(filter(None, [f"{len(incidents)} open incident(s).", left_out]))

@@ -8,6 +8,8 @@ auto-link it either. Plain text and table `raw_text` cells are not parsed, so th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
@@ -30,3 +32,20 @@ def user(user_id: str) -> str:
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, marking a cut with an ellipsis."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def when(moment: datetime) -> str:
+    """A moment each reader sees in their own time zone (Slack's date formatting); clients that
+    cannot format it show the fallback, in UTC."""
+    at = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    fallback = f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def duration(span: timedelta) -> str:
+    """A span as a person says it: 45 min, 4 h, 2 days."""
+    minutes = max(0, round(span.total_seconds() / 60))
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = round(minutes / 60)
+    return f"{hours} h" if hours < 48 else f"{round(hours / 24)} days"

@@ -6,7 +6,7 @@ their fields), the second shows exactly what the approval will cover before it i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -26,7 +26,7 @@ from bot.actions.model import Target
 from bot.actions.offer import ActionChoice, BlastRadius
 from bot.slack.blocks import mrkdwn, rows_text
 from bot.slack.ids import INPUT_ELEMENT, TakeActionsBlock, TakeActionsView
-from bot.slack.mrkdwn import clip, code, escape, user
+from bot.slack.mrkdwn import clip, code, duration, escape, user, when
 from bot.state.results import StoredResult
 
 GROUP_LABELS = {"email": "Emails", "device": "Devices", "file": "Files"}
@@ -123,7 +123,8 @@ def render_confirm_view(
         f"*{escape(choice.label)}* on {escape(radius.describe())}, from {escape(chosen)}.",
         f"Needs {quorum} approval{'s' * (quorum != 1)} from "
         + (", ".join(user(a) if a.startswith("U") else code(a) for a in approvers) or "approvers")
-        + f", not you. The request expires at {expires_at:%Y-%m-%d %H:%M} UTC.",
+        + f", not you. The request expires in {duration(expires_at - datetime.now(UTC))} "
+        f"({when(expires_at)}).",
     ]
     blocks: list[Any] = [SectionBlock(text=mrkdwn("\n".join(lines)))]
     preview = "\n".join(describe_target(t) for t in targets[:PREVIEW_TARGETS])
