@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -46,6 +46,7 @@ MAX_QUOTA_PAUSE = 16 * 60
 # A queued hunt's person is told again when its start moves this much later than they were told.
 QUOTA_RETELL_LATER = 30.0
 MAX_LISTED_INCIDENTS = 40
+DEFENDER_RETENTION = timedelta(days=30)
 
 # Verbs whose answer needs Slack or a group lookup: acked with a word, answered after the ack.
 ANSWERED_AFTER_ACK = {
@@ -106,7 +107,7 @@ async def start_hunt(
     if decision.allowed is False:
         return render_notice(decision.reason)
     hunt = services.catalog.get(name)
-    arguments = split_arguments(arguments_text)
+    arguments = hunt.name_arguments(split_arguments(arguments_text))
     rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
     request = HuntRequest(
         hunt=hunt.name,
@@ -119,7 +120,23 @@ async def start_hunt(
     )
     await services.hunt_requests.save(request)
     await services.queue.enqueue_hunt(request.id)
-    return render_running(hunt.name, rendered.describe_values(), in_thread=thread_ts is not None)
+    return render_running(
+        hunt.name,
+        rendered.describe_values(),
+        in_thread=thread_ts is not None,
+        warning=_past_retention(rendered.values),
+    )
+
+
+def _past_retention(values: dict[str, Any]) -> str:
+    """Defender keeps 30 days of advanced-hunting data: a longer look back finds no more."""
+    longest = max((v for v in values.values() if isinstance(v, timedelta)), default=None)
+    if longest is None or longest <= DEFENDER_RETENTION:
+        return ""
+    return (
+        f"Defender keeps {DEFENDER_RETENTION.days} days of hunting data, so looking back "
+        f"{longest.days} days finds nothing older than that."
+    )
 
 
 async def rerun(
@@ -165,15 +182,28 @@ async def list_incidents(services: Services, team: str, channel: str) -> Message
     incidents = await services.incidents.open_in_channel(team, channel)
     links: dict[str, str] = {}
     pending: dict[str, int] = {}
+    listed, gone = [], 0
     for incident in incidents[:MAX_LISTED_INCIDENTS]:
-        approvals = await services.approvals.pending_in_thread(channel, incident.thread_ts)
-        pending[incident.thread_ts] = len(approvals)
-        answer = await services.slack.chat_getPermalink(
-            channel=channel, message_ts=incident.thread_ts
-        )
+        try:
+            answer = await services.slack.chat_getPermalink(
+                channel=channel, message_ts=incident.thread_ts
+            )
+        except SlackApiError:  # its root message was deleted: nothing to link to
+            gone += 1
+            continue
+        listed.append(incident)
         if answer.get("permalink"):
             links[incident.thread_ts] = answer["permalink"]
-    return render_incidents(incidents, links, pending)
+        approvals = await services.approvals.pending_in_thread(channel, incident.thread_ts)
+        pending[incident.thread_ts] = len(approvals)
+    return render_incidents(listed, links, pending, unlinked=gone)
+
+
+def incident_title(meta: StoredResult) -> str:
+    """What tells one incident from another: the hunt, the values asked for, and when."""
+    asked = " ".join(f"{name}={value}" for name, value in meta.arguments.items())
+    when = f"{meta.started_at:%d %b %H:%M} UTC"
+    return f"{meta.title}{f' ({asked})' if asked else ''}, {when}"
 
 
 async def audit_log(services: Services, user_id: str, count: int) -> Message:
@@ -345,9 +375,13 @@ async def _post_results(
     meta.message_ts = posted["ts"]
     meta.thread_ts = request.thread_ts or posted["ts"]
     await s.results.update_meta(meta)
-    # The results' thread is the incident: opened by the first hunt, recording every one.
+    # The results' thread is the incident: opened by the first hunt that found something,
+    # recording every hunt run in it.
     where = (request.team_id, request.channel_id, meta.thread_ts)
-    await s.incidents.open_or_get(*where, title=meta.title, owner=request.user_id)
+    if await s.incidents.get(*where) is None:
+        if meta.row_count == 0:
+            return
+        await s.incidents.open_or_get(*where, title=incident_title(meta), owner=request.user_id)
     await s.incidents.record_hunt(
         *where, hunt=meta.hunt, result_id=meta.id, user=request.user_id, rows=meta.row_count
     )

@@ -26,11 +26,19 @@ def split_arguments(text: str) -> dict[str, str]:
     return pair_arguments(tokens)
 
 
+# Where a lone value without `name=` goes: the hunt gives it to its one required parameter.
+BARE = ""
+
+
 def pair_arguments(tokens: list[str]) -> dict[str, str]:
-    """Turn `name=value` tokens (already split, as a shell does) into a mapping."""
+    """Turn `name=value` tokens (already split, as a shell does) into a mapping; one bare value
+    (`/hunt emails-from alex@contoso.com`) is kept under BARE for the hunt to place."""
     arguments: dict[str, str] = {}
     for token in tokens:
         name, sep, value = token.partition("=")
+        if not sep and BARE not in arguments:
+            arguments[BARE] = token
+            continue
         if not sep or not name:
             raise BadArgument(f"`{token}` is not of the form name=value.", hint=USAGE_HINT)
         if name in arguments:

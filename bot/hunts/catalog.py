@@ -48,8 +48,11 @@ class Catalog:
     def _suggest(self, name: str) -> str:
         close = difflib.get_close_matches(name.lower(), list(self.entries), n=3, cutoff=0.5)
         if close:
-            return f"Did you mean {' or '.join(f'`{c}`' for c in close)}? `hunts` lists them all."
-        return "`hunts` lists the hunts there are."
+            return f"Did you mean {' or '.join(f'`{c}`' for c in close)}? {LIST_HINT}"
+        return LIST_HINT
+
+
+LIST_HINT = "`/hunt list` in Slack (`hunt-bot hunts` in a shell) lists the hunts there are."
 
 
 def load_catalog(hunts_dir: Path | None = None, *, check_builtins: bool = False) -> Catalog:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.errors import BadArgument
+from bot.hunts.arguments import BARE
 from bot.hunts.params import Param, display_value
 
 # The Take-actions wizard's column contract (microsoft-apis.md §6).
@@ -134,6 +135,7 @@ class Hunt(BaseModel):
     def bind(self, arguments: Mapping[str, str]) -> dict[str, Any]:
         """Typed values for every parameter, or BadArgument saying what is wrong and what to do."""
         names = [p.name for p in self.parameters]
+        arguments = self.name_arguments(arguments)
         for name in arguments:
             if name not in names:
                 raise BadArgument(
@@ -163,6 +165,24 @@ class Hunt(BaseModel):
                 hint=f"For example: {self.name} {example}",
             )
         return values
+
+    def name_arguments(self, arguments: Mapping[str, str]) -> dict[str, str]:
+        """A value given without `name=` belongs to the hunt's one required parameter (or its
+        only parameter); anywhere else it is ambiguous, and said so."""
+        if BARE not in arguments:
+            return dict(arguments)
+        value = arguments[BARE]
+        required = [p for p in self.parameters if p.required]
+        target = required or list(self.parameters)
+        if len(target) != 1:
+            raise BadArgument(
+                f"`{value}` is not of the form name=value.",
+                hint=f"`{self.name}` takes: {self.usage()}",
+            )
+        name = target[0].name
+        if name in arguments:
+            raise BadArgument(f"`{name}` is given twice.", hint="Give each argument once.")
+        return {**{k: v for k, v in arguments.items() if k != BARE}, name: value}
 
     def usage(self) -> str:
         parts = [self.name]

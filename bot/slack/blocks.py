@@ -87,7 +87,8 @@ def describe_hunt(hunt: Hunt) -> str:
     text = f"*{escape(hunt.name)}* — {escape(hunt.title)}\n{escape(hunt.description.strip())}"
     for p in hunt.parameters:
         default = "required" if p.required else f"default {code(p.example)}"
-        text += f"\n• {code(p.name)} ({escape(p.type.value)}, {default}) {escape(p.description)}"
+        kind = f"one of {', '.join(p.values or ())}" if p.values else p.type.value
+        text += f"\n• {code(p.name)} ({escape(kind)}, {default}) {escape(p.description)}"
     return text
 
 
@@ -116,11 +117,13 @@ def render_markup_notice(markup: str, hint: str | None = None, *, fallback: str)
 
 
 def render_running(
-    hunt_name: str, parameters: dict[str, str], *, in_thread: bool = False
+    hunt_name: str, parameters: dict[str, str], *, in_thread: bool = False, warning: str = ""
 ) -> Message:
     shown = " ".join(code(f"{name}={value}") for name, value in parameters.items())
     body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
     body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
+    if warning:
+        body += f"\n:warning: {escape(warning)}"
     return Message(text=f"Running {hunt_name}", blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from bot.errors import BadArgument
+from bot.hunts import load_catalog
 from bot.hunts.arguments import split_arguments
 
 
@@ -27,7 +28,6 @@ def test_a_value_may_contain_equals_signs():
     ("text", "says"),
     [
         ('subject="invoice due', "not closed"),
-        ("invoice", "not of the form name=value"),
         ("=3d", "not of the form name=value"),
         ("lookback=3d lookback=4d", "given twice"),
     ],
@@ -36,3 +36,19 @@ def test_malformed_arguments_are_refused_with_usage(text, says):
     with pytest.raises(BadArgument, match=says) as caught:
         split_arguments(text)
     assert caught.value.hint
+
+
+def test_a_bare_value_goes_to_the_hunts_one_required_parameter():
+    catalog = load_catalog(check_builtins=False)
+    rendered = catalog.get("emails-from").render(split_arguments("alex@contoso.com lookback=3d"))
+    assert rendered.describe_values()["sender"] == "alex@contoso.com"
+
+
+def test_a_bare_value_where_it_could_mean_several_parameters_says_what_the_hunt_takes():
+    catalog = load_catalog(check_builtins=False)
+    with pytest.raises(BadArgument) as refused:
+        catalog.get("zap-misses").render(split_arguments("3d"))
+    assert "not of the form name=value" in refused.value.message
+    assert "lookback=" in (refused.value.hint or "")
+    with pytest.raises(BadArgument, match="not of the form"):
+        split_arguments("one two")

@@ -77,6 +77,9 @@ typed_text = st.text(
 @given(typed_text)
 def test_any_subject_matches_only_what_contains_it(hunt, text):
     assume(not any(text.lower() in decoy.lower() for decoy in DECOYS))
+    # The property is about escaping, not Unicode case folding: letters whose case changes
+    # length ('İ' lowers to 'i' plus a dot) fold differently in every engine.
+    assume(all(len(ch.lower()) == 1 and len(ch.upper()) == 1 for ch in text))
     con = empty_schema_connection()
     try:
         check(con, hunt, text)

@@ -154,3 +154,13 @@ async def test_forged_and_stale_signatures_get_401_and_run_nothing(harness):
     assert forged.status == 401 and stale.status == 401
     await harness.slack.calls.quiet(period=1.0)
     assert not [c for c in harness.calls if c.method == "chat.postMessage"]
+
+
+async def test_a_lookback_past_defenders_retention_is_run_with_a_warning(harness):
+    answer = ephemeral_text(await harness.slash("zap-misses lookback=60d"))
+    assert "Running `zap-misses`" in answer
+    assert "Defender keeps 30 days of hunting data" in answer
+    listing = ephemeral_text(await harness.slash("list"))
+    assert "`threat` (one of spam, phish, malware" in listing
+    bare = ephemeral_text(await harness.slash("emails-from alex@contoso.com"))
+    assert "Running `emails-from`" in bare and "sender=alex@contoso.com" in bare
