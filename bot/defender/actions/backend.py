@@ -91,6 +91,14 @@ class DefenderRemediation:
         await self._http.aclose()
 
 
+def action_timeout(settings: Settings) -> float:
+    """A call gives up before its run can be taken over: a worker cut off from Redis stops
+    waiting on a POST before another worker, lease and grace later, asks Microsoft whether it
+    landed, so what the resumed run sees is not overtaken by a late request."""
+    takeover = settings.approval_lease_seconds + settings.approval_takeover_grace_seconds
+    return max(5.0, min(ACTION_TIMEOUT_SECONDS, takeover - 5.0))
+
+
 def open_remediation(
     settings: Settings,
     *,
@@ -108,7 +116,12 @@ def open_remediation(
     """
     if settings.hunt_backend == "graph":
         settings.require_graph()
-        return DefenderRemediation(settings, tokens or TokenProvider(settings), verify=verify)
+        return DefenderRemediation(
+            settings,
+            tokens or TokenProvider(settings),
+            verify=verify,
+            timeout=action_timeout(settings),
+        )
     from bot.defender.lab import LabTenant
     from bot.defender.lab.actions import LabRemediation
 
