@@ -11,6 +11,8 @@ import time
 import uuid
 from datetime import timedelta
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError
 
 from bot.actions.model import OutcomeStatus, TargetOutcome
@@ -92,6 +94,8 @@ async def execute(services: Services, approval_id: str) -> None:
             except LeaseLost as exc:
                 log.warning("approval %s: stopped, %s", approval_id, exc)
                 return
+            except (RedisConnectionError, RedisTimeoutError):
+                raise  # Redis away: nothing can be recorded; housekeeping resumes the run
             except ApprovalTampered as exc:  # never runs, however often it is tried
                 await _fail(s, approval_id, claim, exc.message)
                 return
