@@ -115,7 +115,8 @@ EXPECTED: dict[str, str] = {
     "APPROVAL_APPROVER_USERGROUPS": "comma-separated Slack user group ids whose members may "
     "approve remediation",
     "APPROVAL_EXPIRY_MINUTES": "how many minutes an approval waits for votes (5-10080)",
-    "APPROVAL_MAX_TARGETS": "the most targets one approval may act on (1-10000)",
+    "APPROVAL_MAX_TARGETS": "the most targets one approval may act on (1-10000; unset: 1000 "
+    "emails, 100 devices or files)",
     "APPROVAL_LEASE_SECONDS": "seconds a worker holds a running approval between renewals (1-600)",
     "APPROVAL_TAKEOVER_GRACE_SECONDS": "seconds past a lapsed lease before another worker "
     "resumes the run (0-300)",
@@ -182,7 +183,8 @@ class Settings(BaseSettings):
     approval_approver_users: IdList = ()
     approval_approver_usergroups: IdList = ()
     approval_expiry_minutes: int = Field(default=4 * 60, ge=5, le=7 * 24 * 60)
-    approval_max_targets: int = Field(default=100, ge=1, le=10_000)
+    # None: per entity kind (bot/policy.py DEFAULT_MAX_TARGETS); a number caps every action.
+    approval_max_targets: int | None = Field(default=None, ge=1, le=10_000)
     # A running approval's lease, renewed every third of it; a worker that dies is taken over
     # once its lease plus the grace have passed (worst case about lease + grace + housekeeping).
     approval_lease_seconds: float = Field(default=20, ge=1, le=600)

@@ -36,6 +36,13 @@ from bot.errors import HuntBotError, SettingsError
 MembersOf = Callable[[str], Awaitable[Collection[str]]]
 
 
+# One approval's reach when the settings and policy file say nothing. Emails: a campaign of a
+# few hundred messages is common and Graph takes them in one remediation (Microsoft recommends
+# batches of at most 50,000); devices and files: each is its own Defender call (100 a minute),
+# and isolating more than 100 machines at once is an outage, not a remediation.
+DEFAULT_MAX_TARGETS = {"email": 1_000, "device": 100, "file": 100}
+
+
 class RequestRefused(HuntBotError):
     """An approval cannot be asked for as it stands; the message says why."""
 
@@ -225,7 +232,8 @@ class ApprovalPolicy:
             raise RequestRefused(
                 f"This would act on {len(kept)} targets; one approval may cover at most "
                 f"{rule.max_targets} for {ACTIONS[spec.action].doing}.",
-                hint="Choose fewer rows, or split the work into several requests.",
+                hint="Narrow the rows with a filter (e.g. LatestDeliveryLocation = Inbox/folder), "
+                "or split them: request some rows now and the rest in another request.",
             )
         return Screened(spec.model_copy(update={"targets": tuple(kept)}), tuple(excluded), rule)
 
@@ -323,6 +331,6 @@ def _resolve(action: ActionKind, file: PolicyFile, base: RuleFile) -> ActionRule
             "approval policy file.",
         )
     expiry = first("expiry_minutes")
-    max_targets = first("max_targets")
-    assert isinstance(expiry, int) and isinstance(max_targets, int)  # the base layer has both
+    max_targets = first("max_targets") or DEFAULT_MAX_TARGETS[action.entity]
+    assert isinstance(expiry, int) and isinstance(max_targets, int)  # the base layer has expiry
     return ActionRule(action, approvers, quorum, timedelta(minutes=expiry), max_targets)

@@ -125,7 +125,8 @@ async def review(
         )
         screened = services.policy.screen(spec)
     except RequestRefused as exc:
-        raise FieldErrors({TakeActionsBlock.ROWS: exc.message}) from None
+        said = f"{exc.message} {exc.hint}" if exc.hint else exc.message
+        raise FieldErrors({TakeActionsBlock.ROWS: said}) from None
     except (HuntBotError, ValueError) as exc:
         raise FieldErrors({TakeActionsBlock.ROWS: str(exc)[:150]}) from None
     draft = Draft(

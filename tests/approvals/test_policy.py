@@ -115,7 +115,7 @@ def test_a_request_over_the_target_cap_is_refused_with_the_numbers():
     with pytest.raises(RequestRefused) as refused:
         policy.screen(emails(4))
     assert "4 targets" in refused.value.message and "at most 3" in refused.value.message
-    assert "fewer rows" in (refused.value.hint or "")
+    assert "Narrow the rows" in (refused.value.hint or "")
 
 
 def test_protected_targets_do_not_count_against_the_cap():
@@ -151,7 +151,8 @@ async def test_a_policy_file_refines_per_entity_and_per_action(tmp_path):
     assert (isolate.quorum, isolate.max_targets, isolate.expiry) == (3, 5, timedelta(hours=1))
     assert policy.rule(ActionKind.DEVICE_RESTRICT_APPS).quorum == 2  # still two-person
     assert policy.rule(ActionKind.EMAIL_HARD_DELETE).quorum == 1  # named, so lowered
-    assert policy.rule(ActionKind.EMAIL_SOFT_DELETE).max_targets == 100  # from settings
+    assert policy.rule(ActionKind.EMAIL_SOFT_DELETE).max_targets == 1_000  # the email default
+    assert policy_of().rule(ActionKind.DEVICE_AV_SCAN).max_targets == 100  # the device default
     # Device actions are for the endpoint group only; email ones for the leads.
     assert (await policy.may_approve("U0EVE", ActionKind.DEVICE_ISOLATE, "U0ALICE")).allowed
     assert not (await policy.may_approve("U0LEAD1", ActionKind.DEVICE_ISOLATE, "U0A")).allowed
