@@ -6,7 +6,13 @@ from __future__ import annotations
 from bot.errors import HuntBotError
 from bot.flows import take_actions
 from bot.flows.permissions import Who
-from bot.slack.ids import INPUT_ELEMENT, ResultsAction, TakeActionsBlock, TakeActionsView
+from bot.slack.ids import (
+    INPUT_ELEMENT,
+    ResultsAction,
+    TakeActionsAction,
+    TakeActionsBlock,
+    TakeActionsView,
+)
 from commands.context import Context, Listeners, ViewAnswer
 
 STALE_FORM = HuntBotError(
@@ -57,7 +63,15 @@ async def post_card(ctx: Context) -> None:
     await take_actions.post_card(ctx.services, str(ctx.carry))
 
 
+async def back(ctx: Context) -> None:
+    draft = ctx.facts.metadata.get("draft")
+    if not isinstance(draft, str):
+        raise STALE_FORM
+    await ctx.show_view(await take_actions.back_to_choose(ctx.services, draft, ctx.facts.user))
+
+
 def register(listeners: Listeners) -> None:
     listeners.action(ResultsAction.TAKE_ACTIONS, Who.IN_CHANNEL, open_modal)
+    listeners.action(TakeActionsAction.BACK, Who.SHOWN_TO, back)
     listeners.view(TakeActionsView.CHOOSE, Who.SHOWN_TO, review)
     listeners.view(TakeActionsView.CONFIRM, Who.SHOWN_TO, request_approval, then=post_card)

@@ -122,6 +122,7 @@ def parse_facts(kind: Kind, body: dict[str, Any]) -> Facts:
                 thread_ts=container.get("thread_ts"),
                 value=value,
                 metadata=_object(value),
+                view=body.get("view") or {},  # a button inside a modal
                 trigger_id=body.get("trigger_id"),
                 response_url=body.get("response_url"),
             )

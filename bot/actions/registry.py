@@ -31,6 +31,7 @@ class ActionInfo:
     quorum: int = 1
     variants: tuple[Variant, ...] = ()  # when set, the menu offers these instead of the plain one
     senders_copy: bool = False  # also offered with the sender's copy, for internal mail
+    caution: str = ""  # what the review says plainly before a hard-to-undo action is requested
 
     @property
     def entity(self) -> Literal["email", "device", "file"]:
@@ -63,6 +64,10 @@ REGISTRY: tuple[ActionInfo, ...] = (
         "soft-deleting emails",
         "email.remediate",
         senders_copy=True,
+        caution=(
+            "Soft-deleted messages go to Recoverable Items: recoverable, but out of the "
+            "user's sight."
+        ),
     ),
     ActionInfo(
         _K.EMAIL_HARD_DELETE,
@@ -71,6 +76,10 @@ REGISTRY: tuple[ActionInfo, ...] = (
         "email.remediate",
         quorum=2,
         senders_copy=True,
+        caution=(
+            "Hard delete is permanent: the messages are purged from the mailboxes and cannot "
+            "be moved back (only an Exchange admin's single-item recovery can restore them)."
+        ),
     ),
     ActionInfo(
         _K.DEVICE_ISOLATE,
@@ -79,6 +88,10 @@ REGISTRY: tuple[ActionInfo, ...] = (
         "device.isolate",
         quorum=2,
         variants=(_isolation("Full"), _isolation("Selective")),
+        caution=(
+            "Isolation cuts the devices off the network (Selective keeps Outlook, Teams and "
+            "Skype) until someone releases them."
+        ),
     ),
     ActionInfo(
         _K.DEVICE_RELEASE,
@@ -111,6 +124,10 @@ REGISTRY: tuple[ActionInfo, ...] = (
         "restricting app execution",
         "device.restrict_apps",
         quorum=2,
+        caution=(
+            "Restricting app execution lets only Microsoft-signed programs run until the "
+            "restriction is removed."
+        ),
     ),
     ActionInfo(
         _K.DEVICE_UNRESTRICT_APPS,
@@ -124,6 +141,10 @@ REGISTRY: tuple[ActionInfo, ...] = (
         "stopping and quarantining files",
         "file.stop_and_quarantine",
         quorum=2,
+        caution=(
+            "The file is stopped and quarantined on every chosen device; the programs that "
+            "need it stop working."
+        ),
     ),
 )
 

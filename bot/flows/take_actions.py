@@ -18,6 +18,7 @@ from bot.actions.offer import (
     sender_copy_applies,
     targets_from_rows,
 )
+from bot.actions.registry import ACTIONS
 from bot.actions.row_filter import looks_like_filter, parse_row_filter
 from bot.errors import BadArgument, FieldErrors, HuntBotError
 from bot.policy import RequestRefused
@@ -139,6 +140,12 @@ async def review(
         team=meta.team,
         channel=meta.channel,
         thread_ts=thread_ts,
+        filled={
+            TakeActionsBlock.ACTION: filled.action,
+            TakeActionsBlock.ROWS: filled.rows,
+            TakeActionsBlock.NAME: filled.name,
+            TakeActionsBlock.DESCRIPTION: filled.description,
+        },
     )
     await services.drafts.save(draft)
     rule = screened.rule
@@ -154,7 +161,25 @@ async def review(
         private_metadata=json.dumps(
             {"draft": draft.id, "channel": meta.channel, "shown_to": user_id}
         ),
+        caution=ACTIONS[choice.action].caution,
+        back_value=json.dumps({"draft": draft.id, "shown_to": user_id}),
     )
+
+
+async def back_to_choose(services: Services, draft_id: str, user_id: str) -> dict[str, object]:
+    """The first step again, as the person filled it in, to change before requesting."""
+    draft = await services.drafts.get(draft_id)
+    meta = await services.results.meta(draft.result_id)
+    choices = _choices(meta, await load_capabilities(services.redis.client))
+    metadata = json.dumps(
+        {
+            "result": meta.id,
+            "thread": draft.thread_ts,
+            "channel": meta.channel,
+            "shown_to": user_id,
+        }
+    )
+    return render_choose_view(meta, choices, metadata, filled=draft.filled)
 
 
 async def _chosen_rows(

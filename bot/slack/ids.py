@@ -26,6 +26,10 @@ class TakeActionsView(StrEnum):
     CONFIRM = "take_actions.confirm"
 
 
+class TakeActionsAction(StrEnum):
+    BACK = "take_actions.back"  # from the review back to the first step, as filled in
+
+
 class TakeActionsBlock(StrEnum):
     ACTION = "take_actions.action"
     ROWS = "take_actions.rows"

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     InputBlock,
     Option,
@@ -25,7 +27,7 @@ from slack_sdk.models.views import View
 from bot.actions.model import Target
 from bot.actions.offer import ActionChoice, BlastRadius
 from bot.slack.blocks import mrkdwn, rows_text
-from bot.slack.ids import INPUT_ELEMENT, TakeActionsBlock, TakeActionsView
+from bot.slack.ids import INPUT_ELEMENT, TakeActionsAction, TakeActionsBlock, TakeActionsView
 from bot.slack.mrkdwn import clip, code, duration, escape, user, when
 from bot.state.results import StoredResult
 
@@ -34,13 +36,22 @@ PREVIEW_TARGETS = 10
 
 
 def render_choose_view(
-    meta: StoredResult, choices: list[ActionChoice], private_metadata: str, *, note: str = ""
+    meta: StoredResult,
+    choices: list[ActionChoice],
+    private_metadata: str,
+    *,
+    note: str = "",
+    filled: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The first step; `filled` (block id -> text) is what the person had entered, after Back."""
+    filled = filled or {}
     groups: dict[str, list[Option]] = {}
+    chosen: Option | None = None
     for choice in choices:
-        groups.setdefault(choice.action.entity, []).append(
-            Option(value=choice.key, text=PlainTextObject(text=clip(choice.label, 75)))
-        )
+        option = Option(value=choice.key, text=PlainTextObject(text=clip(choice.label, 75)))
+        groups.setdefault(choice.action.entity, []).append(option)
+        if choice.key == filled.get(TakeActionsBlock.ACTION):
+            chosen = option
     intro = (
         f"{rows_text(meta.row_count)} from {code(meta.hunt)}. Choose rows by their number in "
         "the results table's # column, or by a column's value (=, !=, contains, starts with, "
@@ -57,6 +68,7 @@ def render_choose_view(
             element=StaticSelectElement(
                 action_id=INPUT_ELEMENT,
                 placeholder=PlainTextObject(text="Choose an action"),
+                initial_option=chosen,
                 option_groups=[
                     OptionGroup(label=PlainTextObject(text=GROUP_LABELS[kind]), options=options)
                     for kind, options in groups.items()
@@ -72,7 +84,9 @@ def render_choose_view(
                 "or by value: LatestDeliveryLocation = Inbox, Subject contains invoice"
             ),
             element=PlainTextInputElement(
-                action_id=INPUT_ELEMENT, placeholder=PlainTextObject(text="All rows")
+                action_id=INPUT_ELEMENT,
+                placeholder=PlainTextObject(text="All rows"),
+                initial_value=filled.get(TakeActionsBlock.ROWS) or None,
             ),
         ),
         InputBlock(
@@ -81,7 +95,8 @@ def render_choose_view(
             hint=PlainTextObject(text="Shown in the Defender Action center"),
             element=PlainTextInputElement(
                 action_id=INPUT_ELEMENT,
-                initial_value=f"{meta.hunt} {datetime.now():%Y-%m-%d %H:%M}",
+                initial_value=filled.get(TakeActionsBlock.NAME)
+                or f"{meta.hunt} {datetime.now():%Y-%m-%d %H:%M}",
                 max_length=100,
             ),
         ),
@@ -91,6 +106,7 @@ def render_choose_view(
             element=PlainTextInputElement(
                 action_id=INPUT_ELEMENT,
                 multiline=True,
+                initial_value=filled.get(TakeActionsBlock.DESCRIPTION) or None,
                 max_length=1000,
                 placeholder=PlainTextObject(text="Why: the incident, the evidence"),
             ),
@@ -118,7 +134,10 @@ def render_confirm_view(
     approvers: list[str],
     expires_at: datetime,
     private_metadata: str,
+    caution: str = "",
+    back_value: str = "",
 ) -> dict[str, Any]:
+    """The review: what, on whom, who must agree, what cannot be undone; Back to edit."""
     lines = [
         f"*{escape(choice.label)}* on {escape(radius.describe())}, from {escape(chosen)}.",
         f"Needs {quorum} approval{'s' * (quorum != 1)} from "
@@ -127,6 +146,8 @@ def render_confirm_view(
         f"({when(expires_at)}).",
     ]
     blocks: list[Any] = [SectionBlock(text=mrkdwn("\n".join(lines)))]
+    if caution:
+        blocks.append(SectionBlock(text=mrkdwn(f":warning: *{escape(caution)}*")))
     preview = "\n".join(describe_target(t) for t in targets[:PREVIEW_TARGETS])
     if len(targets) > PREVIEW_TARGETS:
         preview += f"\n…and {len(targets) - PREVIEW_TARGETS} more"
@@ -136,6 +157,18 @@ def render_confirm_view(
         blocks.append(
             SectionBlock(
                 text=PlainTextObject(text=clip(f"Excluded, never acted on:\n{shown}", 3000))
+            )
+        )
+    if back_value:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text="◀ Back"),
+                        action_id=TakeActionsAction.BACK,
+                        value=back_value,
+                    )
+                ]
             )
         )
     return View(

@@ -27,6 +27,7 @@ class Draft(BaseModel):
     team: str
     channel: str
     thread_ts: str
+    filled: dict[str, str] = {}  # the first step as entered (block id -> text), for Back
 
 
 class Drafts:
@@ -35,6 +36,16 @@ class Drafts:
 
     async def save(self, draft: Draft) -> None:
         await self._redis.set(keys.draft(draft.id), draft.model_dump_json(), ex=DRAFT_TTL)
+
+    async def get(self, draft_id: str) -> Draft:
+        """The draft, left in place (going Back to edit it)."""
+        raw = await self._redis.get(keys.draft(draft_id))
+        if raw is None:
+            raise HuntBotError(
+                "This request waited too long to be edited.",
+                hint="Press Take actions on the results again.",
+            )
+        return Draft.model_validate_json(raw)
 
     async def take(self, draft_id: str) -> Draft:
         """The draft, removed so a double submit cannot create two approvals."""

@@ -15,6 +15,7 @@ from bot.slack.ids import (
     HandoffView,
     IncidentAction,
     ResultsAction,
+    TakeActionsAction,
     TakeActionsView,
 )
 from bot.state.approval_records import ApprovalState
@@ -39,6 +40,7 @@ RULES: dict[str, Who] = {
     IncidentAction.HAND_OFF: Who.OWNER,
     IncidentAction.CLOSE_AND_CANCEL: Who.SHOWN_TO,
     IncidentAction.KEEP_OPEN: Who.SHOWN_TO,
+    TakeActionsAction.BACK: Who.SHOWN_TO,
     TakeActionsView.CHOOSE: Who.SHOWN_TO,
     TakeActionsView.CONFIRM: Who.SHOWN_TO,
     HandoffView.CALLBACK: Who.SHOWN_TO,
@@ -55,7 +57,7 @@ async def test_every_listener_is_inside_the_boundary_and_every_control_has_its_r
     registered = {r.control: r.who for r in listeners.registered}
     assert registered == RULES
     # Every id a Slack builder can put on a button or modal is handled.
-    for ids in (ResultsAction, ApprovalAction, IncidentAction, TakeActionsView):
+    for ids in (ResultsAction, ApprovalAction, IncidentAction, TakeActionsAction, TakeActionsView):
         assert {str(i) for i in ids} <= set(registered), ids
     assert HandoffView.CALLBACK in registered
     # Nothing reached Bolt except through the boundary.
@@ -82,6 +84,12 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
         assert confirm is not None
         metadata = json.loads(confirm.spec["private_metadata"])
 
+        # Bob presses Back on Alice's review: refused, her modal unchanged.
+        answer, before = await bot.press(
+            "bob", results, TakeActionsAction.BACK, json.dumps(metadata)
+        )
+        assert "Only <@U0ALICE> can answer this" in await bot.told("bob", before)
+        assert not [c for c in bot.calls[before:] if c.method == "views.update"]
         # Bob submits Alice's confirmation: refused in the modal, and her draft is still there.
         answer = await bot.submit_view("bob", TakeActionsView.CONFIRM, metadata, {})
         assert answer.status == 200
@@ -118,7 +126,8 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             ("bob", question, IncidentAction.KEEP_OPEN, asked, "Only <@U0CAROL>"),
         ]
         pressed = {press[2] for press in presses}
-        assert pressed | {str(v) for v in (*TakeActionsView, HandoffView.CALLBACK)} >= {
+        tried_above = {TakeActionsAction.BACK, *TakeActionsView, HandoffView.CALLBACK}
+        assert pressed | {str(v) for v in tried_above} >= {
             c for c in RULES if c not in ("/hunt", "app_mention")
         }
         for user, message, action_id, value, says in presses:
