@@ -4,7 +4,7 @@ Started here, in this order: an embedded Redis when REDIS_URL is unset (next to 
 database), the Web API stand-in, the lab tenant, and the bot itself (its HTTP server and an
 in-process worker, from `bot.app.serve_in_process`) pointed at the stand-in with a signing
 secret made for this run. Then each line, typed or from `--script`, is played as a person in
-#soc; `--transcript` gets every Web API call the bot made as JSON lines.
+#soc; `--transcript` gets every Web API call the bot made, and every ack's body, as JSON lines.
 """
 
 from __future__ import annotations
@@ -77,8 +77,10 @@ async def _start(
 
     stand_in = WebApiStandIn(token=BOT_TOKEN)
     await stack.enter_async_context(stand_in.running())
+    writer = None
     if transcript is not None:
-        stand_in.calls.add_listener(TranscriptWriter(stack.enter_context(transcript.open("w"))))
+        writer = TranscriptWriter(stack.enter_context(transcript.open("w")))
+        stand_in.calls.add_listener(writer)
 
     await _prepare_lab(settings, out)
     signing_secret = secrets.token_hex(16)
@@ -112,7 +114,7 @@ async def _start(
             style="dim",
         )
     )
-    platform = SlackPlatform(stand_in, sender)
+    platform = SlackPlatform(stand_in, sender, on_answer=writer.answer if writer else None)
     return ConsoleSession(platform, out, jobs_busy=lambda: jobs_pending(queue))
 
 
@@ -128,11 +130,19 @@ async def _prepare_lab(settings: Settings, out: Console) -> None:
 
 
 class TranscriptWriter:
-    """Every Web API call as a JSON line, written as it happens so a crash keeps the record."""
+    """Every Web API call, and every ack's body, as a JSON line, written as it happens so a
+    crash keeps the record."""
 
     def __init__(self, file: IO[str]) -> None:
         self.file = file
 
     def __call__(self, call: Call) -> None:
-        self.file.write(json.dumps(call.transcript_line(), default=str) + "\n")
+        self._write(call.transcript_line())
+
+    def answer(self, kind: str, status: int, body: object) -> None:
+        """What the bot answered a request with (ephemeral answers and modal views in acks)."""
+        self._write({"method": "ack", "args": {"request": kind, "status": status, "body": body}})
+
+    def _write(self, line: dict[str, object]) -> None:
+        self.file.write(json.dumps(line, default=str) + "\n")
         self.file.flush()

@@ -9,7 +9,7 @@ pushes or closes the modal (../shared/reference/slack-platform.md §2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,9 +71,16 @@ class Sent:
 
 
 class SlackPlatform:
-    def __init__(self, stand_in: WebApiStandIn, sender: Sender) -> None:
+    def __init__(
+        self,
+        stand_in: WebApiStandIn,
+        sender: Sender,
+        *,
+        on_answer: Callable[[str, int, object], None] | None = None,
+    ) -> None:
         self.slack = stand_in
         self.sender = sender
+        self._on_answer = on_answer  # told each ack's body (the console's transcript)
 
     @property
     def workspace(self) -> Workspace:
@@ -82,6 +89,8 @@ class SlackPlatform:
     async def _send(self, request: SlackRequest) -> Sent:
         before = len(self.slack.calls)
         answer = await self.sender.send(request)
+        if self._on_answer is not None:
+            self._on_answer(request.kind, answer.status, answer.json())
         problem = None if answer.status < 400 else f"the bot answered HTTP {answer.status}"
         return Sent(request, answer, before, problem=problem)
 

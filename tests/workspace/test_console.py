@@ -50,6 +50,9 @@ async def test_a_hunt_session_pages_exports_and_reruns(
     calls = [json.loads(line) for line in transcript.read_text().splitlines()]
     assert all(set(call) == {"method", "args"} for call in calls)
     methods = [call["method"] for call in calls]
+    # What each request was answered with is in the transcript too: /hunt help's ephemeral.
+    acks = [c["args"] for c in calls if c["method"] == "ack"]
+    assert acks[0]["request"] == "command" and "/hunt list" in json.dumps(acks[0]["body"])
     assert methods.count("chat.postMessage") == 2  # the results, and the re-run in the thread
     assert methods.count("chat.update") == 2  # next page, previous page
     assert "files.completeUploadExternal" in methods
