@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from bot.defender.lab import LabTenant
 
 # An action call is small and Microsoft answers it before doing the work; a minute without an
-# answer means the call is lost, and the retry (recognised as ours if it did land) takes over.
+# answer means the call is lost. A remediation POST is then reconciled, never resent blindly
+# (transport.py `resend=False`); `action_timeout` keeps it below a run's takeover time.
 ACTION_TIMEOUT_SECONDS = 60.0
 
 
