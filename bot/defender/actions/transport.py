@@ -4,9 +4,8 @@
 backing off exponentially, within a bounded number of attempts and a bounded total wait; past
 either bound the call fails with the reason. A remediation POST (`resend=False`) is retried only
 after 429, 503 or a connection never made; any other unclear end raises CallUncertain.
-401 and 403 fail at once, naming the permission the
-call needs. Any other answer goes back to the caller, who knows what a 400 or 404 means for its
-target.
+401 and 403 fail at once, naming the permission the call needs. Any other answer goes back to the
+caller, who knows what a 400 or 404 means for its target.
 """
 
 from __future__ import annotations
