@@ -79,12 +79,17 @@ class SharedQuota(Protocol):
         """Wait for room for one more call (ahead of queued hunts); the call's id."""
         ...
 
-    async def answered(self, call_id: str | None = None) -> None:
-        """Microsoft answered the call (default: the one this task was let through for)."""
+    async def answered(self, call_id: str | None = None, *, throttled: bool = False) -> None:
+        """Microsoft answered the call (default: the one this task was let through for); a
+        429 is `throttled` (its pause is recorded next)."""
         ...
 
     async def pause(self, seconds: float, quota: str = "") -> float:
         """Nobody hunts for `seconds`, in any process."""
+        ...
+
+    async def paused(self) -> tuple[float, str]:
+        """How much longer nobody may hunt (0: go), and for which quota."""
         ...
 
 
@@ -185,8 +190,19 @@ class GraphHunting:
 
     async def _post(self, kql: str, call: str | None) -> httpx.Response:
         log.debug("hunting with %d characters of KQL", len(kql))
+        if self._quota is not None:
+            # A last look: another process may have been told to pause since this call was let
+            # through (a 429 answered while this one waited for its token or connection).
+            left, quota = await self._quota.paused()
+            if left > 0:
+                raise QuotaExhausted(
+                    f"Hunting is paused for {_describe_seconds(left)} at Microsoft's request.",
+                    retry_after=left,
+                    quota=quota,
+                )
+        status = 0
         try:
-            return await self._graph.send(
+            response = await self._graph.send(
                 "POST",
                 HUNTING_PATH,
                 content=_json_body(kql),
@@ -195,10 +211,12 @@ class GraphHunting:
                     "client-request-id": client_request_id(),
                 },
             )
+            status = response.status_code
+            return response
         finally:
             if self._quota is not None:
                 # Microsoft has seen it by now, if ever: it counts from here.
-                await asyncio.shield(self._quota.answered(call))
+                await asyncio.shield(self._quota.answered(call, throttled=status == 429))
 
 
 def client_request_id() -> str:

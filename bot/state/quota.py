@@ -12,7 +12,10 @@ clock (`TIME`), so processes on different hosts need not agree on the time:
 - the queue of hunts waiting, by arrival: the head goes first, nobody is overtaken, and each
   waiter learns its place. A waiter that stops asking (its worker died) is dropped after a while.
 - "paused until": set from a 429's Retry-After (`pause`). Nobody is let through before then, in
-  any process; waiters are told why and for how long.
+  any process; waiters are told why and for how long. When it ends, one call goes first (the
+  probe) and the rest follow once Microsoft has answered it without a 429 (a 429 comes back at
+  once, so after PROBE_MS they follow anyway): a quota still spent is learnt from one call, not
+  from everyone who was waiting.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ STALE_WAITER_MS = 2 * 60 * 1000
 RETRY_ARRIVAL = 0
 # A hunt back in the queue after a 429 waits ahead of hunts that have not had a turn.
 RETURNING_ARRIVAL = 1
+PROBE_MS = 5_000
 
 # The call this task was last let through for: what `answered()` stamps when given no id, so the
 # code that sends the call (bot/defender/hunting.py) needs no id from the code that queued it.
@@ -44,7 +48,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # KEYS: call log, queue, last-seen of waiters, pause.
-# ARGV: limit, window ms, waiter id, arrival (ms; -1 = now), stale ms, call id.
+# ARGV: limit, window ms, waiter id, arrival (ms; -1 = now), stale ms, call id, probe ms.
 # Returns {0} when the call may go (it is logged), else {position, wait ms, paused ms, quota}.
 _ACQUIRE = (
     _NOW
@@ -60,12 +64,17 @@ for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumbe
   redis.call('ZREM', KEYS[3], gone)
 end
 local paused = tonumber(redis.call('HGET', KEYS[4], 'until') or 0)
+local probe_at = tonumber(redis.call('HGET', KEYS[4], 'probe_at') or 0)
+local probing = paused > 0 and now >= paused and now - probe_at < tonumber(ARGV[7])
 local used = redis.call('ZCARD', KEYS[1])
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-if now >= paused and used < limit and (head == nil or head == id) then
+if now >= paused and not probing and used < limit and (head == nil or head == id) then
   redis.call('ZADD', KEYS[1], now, ARGV[6])
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZREM', KEYS[3], id)
+  if paused > 0 then
+    redis.call('HSET', KEYS[4], 'probe', ARGV[6], 'probe_at', now)
+  end
   return {0}
 end
 redis.call('ZADD', KEYS[2], 'NX', arrival, id)
@@ -86,34 +95,52 @@ end
 local paused_ms = math.max(0, paused - now)
 if paused_ms > 0 then
   at = math.max(at, paused + window * math.floor((position - 1) / limit))
+elseif probing then
+  at = math.max(at, now + 250)  -- the probe's answer is due any moment
 end
 return {position, at - now, paused_ms, redis.call('HGET', KEYS[4], 'quota') or ''}
 """
 )
 
-# KEYS: call log. ARGV: call id. Stamp a logged call with the time its answer came back.
+# KEYS: call log, pause. ARGV: call id, "1" if it was a 429. Stamp a logged call with the time its
+# answer came back; a probe answered without a 429 ends the pause for everyone.
 _ANSWERED = (
     _NOW
     + """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 end
+if ARGV[2] ~= '1' and redis.call('HGET', KEYS[2], 'probe') == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
 return 0
 """
 )
 
-# KEYS: pause. ARGV: ms from now, quota ("calls", "cpu" or ""). Only ever lengthens a pause.
+# KEYS: pause. ARGV: ms from now, quota ("calls", "cpu" or ""). Only ever lengthens a pause; the
+# first call after it is a new probe. Forgotten 10 minutes after it ends if nobody calls.
 _PAUSE = (
     _NOW
     + """
 local till = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'until') or 0)
+redis.call('HDEL', KEYS[1], 'probe', 'probe_at')
 if till > current then
   redis.call('HSET', KEYS[1], 'until', till, 'quota', ARGV[2])
-  redis.call('PEXPIREAT', KEYS[1], till + 1000)
+  redis.call('PEXPIREAT', KEYS[1], till + 600000)
   return till - now
 end
 return current - now
+"""
+)
+
+
+# KEYS: pause. How much longer it holds (ms) and for which quota.
+_PAUSED = (
+    _NOW
+    + """
+local till = tonumber(redis.call('HGET', KEYS[1], 'until') or 0)
+return {math.max(0, till - now), redis.call('HGET', KEYS[1], 'quota') or ''}
 """
 )
 
@@ -137,6 +164,7 @@ class HuntingQuota:
         self._acquire = redis.register_script(_ACQUIRE)
         self._answered = redis.register_script(_ANSWERED)
         self._pause = redis.register_script(_PAUSE)
+        self._paused = redis.register_script(_PAUSED)
 
     async def acquire(
         self, request_id: str, *, call_id: str | None = None, arrived_ms: int | None = None
@@ -162,6 +190,7 @@ class HuntingQuota:
                 -1 if arrived_ms is None else arrived_ms,
                 STALE_WAITER_MS,
                 call_id or request_id,
+                PROBE_MS,
             ],
         )
         if int(answer[0]) == 0:
@@ -177,12 +206,15 @@ class HuntingQuota:
             quota=str(quota),
         )
 
-    async def answered(self, call_id: str | None = None) -> None:
+    async def answered(self, call_id: str | None = None, *, throttled: bool = False) -> None:
         """Microsoft has answered `call_id` (default: the call this task was last let through
-        for): it counts for 60 s from now."""
+        for), with a 429 if `throttled`: it counts for 60 s from now."""
         call_id = call_id or _LET_THROUGH.get()
         if self.per_minute is not None and call_id:
-            await self._answered(keys=[keys.hunting_calls()], args=[call_id])
+            await self._answered(
+                keys=[keys.hunting_calls(), keys.hunting_pause()],
+                args=[call_id, "1" if throttled else "0"],
+            )
 
     async def pause(self, seconds: float, quota: str = "") -> float:
         """Nobody hunts for `seconds` (a 429's Retry-After), in any process; the pause left."""
@@ -192,6 +224,14 @@ class HuntingQuota:
             keys=[keys.hunting_pause()], args=[max(1, round(seconds * 1000)), quota]
         )
         return int(left) / 1000
+
+    async def paused(self) -> tuple[float, str]:
+        """How much longer every process must not hunt (seconds, 0 if it may) and which quota
+        Microsoft said ran out: a last look before a call that was let through is sent."""
+        if self.per_minute is None:
+            return 0.0, ""
+        left, quota = await self._paused(keys=[keys.hunting_pause()])
+        return int(left) / 1000, quota.decode() if isinstance(quota, bytes) else str(quota)
 
     async def retry_slot(self) -> str:
         """For a call that already had its turn (a retry after a 5xx): wait, ahead of the

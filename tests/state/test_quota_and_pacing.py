@@ -69,6 +69,24 @@ async def test_a_pause_from_retry_after_holds_every_process_and_says_why(client)
     assert await first.acquire("h1") is None
 
 
+async def test_after_a_pause_one_call_probes_before_the_others_follow(client):
+    first, second = HuntingQuota(client, per_minute=45), HuntingQuota(client, per_minute=45)
+    await first.pause(0.2, "cpu")
+    await asyncio.sleep(0.25)
+    assert await first.acquire("probe", call_id="probe:0") is None
+    wait = await second.acquire("h2")  # the window has room, but the probe has not answered
+    assert wait is not None and wait.position == 1 and wait.paused_for == 0
+    await first.answered("probe:0", throttled=True)  # a 429 again: its pause comes next
+    assert await second.acquire("h2") is not None
+    await first.pause(0.2, "cpu")
+    await asyncio.sleep(0.25)
+    assert await second.acquire("h2", call_id="h2:0") is None  # the new probe
+    assert await first.acquire("h3") is not None
+    await second.answered("h2:0")  # answered: the quota is back, everyone follows
+    assert await first.acquire("h3") is None
+    assert await first.acquire("h4") is None
+
+
 async def test_processes_racing_for_the_window_never_overrun_it(client):
     window, limit = 0.5, 4
     quotas = [HuntingQuota(client, per_minute=limit, window_ms=int(window * 1000)) for _ in "ab"]
