@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from bot.workspace.webapi import WebApiStandIn
 from tests.slack.conftest import TOKEN
 
 APP_TOKEN = "xapp-1-A0HUNTBOT-1-socketmode"
+STOP_SECONDS = 3.0  # the bot stops in milliseconds when nothing sticks
 
 
 @dataclass
@@ -111,6 +113,25 @@ async def _connected(socket: SocketModeStandIn, task: asyncio.Task[None]) -> Non
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel the bot. Now and then the worker's queue receiver (taskiq's prefetcher, waiting
+    shielded on its read of the broker's stream) takes the cancellation without ending: then
+    the tasks that did so are cancelled once more, with a warning, rather than the test hanging."""
     task.cancel()
+    await asyncio.wait({task}, timeout=STOP_SECONDS)
+    if not task.done():
+        stuck = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task() and t.cancelling() and not t.done()
+        ]
+        warnings.warn(
+            f"the bot did not stop within {STOP_SECONDS:.0f} s of being cancelled; "
+            f"cancelling again: {', '.join(t.get_name() for t in stuck)}",
+            stacklevel=1,
+        )
+        for stuck_task in stuck:
+            stuck_task.cancel()
+        await asyncio.wait({task}, timeout=STOP_SECONDS)
+    assert task.done(), "the bot did not stop when cancelled"
     with suppress(asyncio.CancelledError):
         await task
