@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import socket
 import time
@@ -44,8 +43,6 @@ from aiohttp import WSMsgType, web
 from .model import API_APP_ID
 from .slack_requests import BotAnswer, SlackRequest
 from .webapi import WebApiStandIn
-
-log = logging.getLogger(__name__)
 
 ENVELOPE_TYPES = {"command": "slash_commands", "interaction": "interactive", "event": "events_api"}
 ACK_SECONDS = 3.0  # Slack's limit for an acknowledgement
