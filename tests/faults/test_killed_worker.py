@@ -276,14 +276,9 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
                             "claims": final.claims,
                         }
                     )
-                    card = [
-                        c
-                        for c in slack.calls.since(0)
-                        if c.method == "chat.update" and c.args.get("ts") == posted["ts"]
-                    ]
-                    figures[-1]["card_says_resumed"] = bool(
-                        card
-                    ) and "Resumed by another worker" in str(card[-1].args.get("blocks"))
+                    figures[-1]["card_says_resumed"] = await _card_says(
+                        slack, str(posted["ts"]), "Resumed by another worker"
+                    )
                     await asyncio.to_thread(workers.replace_dead)
     executors.close()
 
@@ -314,6 +309,20 @@ async def _kill_after_outcomes(store: ApprovalStore, approval_id: str, nth: int,
         assert time.monotonic() < deadline, "no outcomes recorded"
         await asyncio.sleep(0.02)
     await asyncio.to_thread(kill)
+
+
+async def _card_says(slack: WebApiStandIn, ts: str, text: str, timeout: float = 10.0) -> bool:
+    """The card's last update says `text` (the update follows the state change: wait for it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        updates = [
+            c for c in slack.calls.since(0) if c.method == "chat.update" and c.args.get("ts") == ts
+        ]
+        if updates and text in str(updates[-1].args):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
 
 
 async def _final(store: ApprovalStore, approval_id: str, timeout: float):
@@ -387,12 +396,7 @@ async def test_a_worker_killed_mid_email_remediation_never_resends_and_says_unkn
                     statuses = Counter(
                         o.status for o in (await store.outcomes(approval_id)).values()
                     )
-                    card = [
-                        c
-                        for c in slack.calls.since(0)
-                        if c.method == "chat.update" and c.args.get("ts") == posted["ts"]
-                    ]
-                    offered = bool(card) and "approval.retry_unknown" in str(card[-1].args)
+                    offered = await _card_says(slack, str(posted["ts"]), "approval.retry_unknown")
                     retried = None
                     if point == "before_submit":
                         retried = await store.retry_unknown(approval_id, "U0CAROL")
