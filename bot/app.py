@@ -28,7 +28,7 @@ from bot.backoff import Backoff
 from bot.config import EXPECTED, Settings
 from bot.errors import HuntBotError, SettingsError
 from bot.hunts import load_catalog
-from bot.jobs import register_jobs, run_worker
+from bot.jobs import register_jobs, run_worker, stop_worker
 from bot.policy import ApprovalPolicy
 from bot.queue import JobQueue, create_broker
 from bot.services import Services
@@ -49,6 +49,7 @@ from bot.web import create_web_app as _web_app
 from commands import register_all
 
 log = logging.getLogger(__name__)
+
 
 def slack_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -253,10 +254,11 @@ async def serve_in_process(
             async with serve_in_loop(web, host=host, port=port) as url:
                 yield url
         finally:
-            for task in (worker, identity):
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+            if worker is not None:
+                await stop_worker(worker)
+            if identity is not None:
+                identity.cancel()
+                with suppress(asyncio.CancelledError):
+                    await identity
     finally:
         await services.aclose()
