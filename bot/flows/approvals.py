@@ -23,7 +23,14 @@ from bot.services import Services
 from bot.slack.approval_card import render_approval_card
 from bot.slack.blocks import Message, render_markup_notice
 from bot.slack.mrkdwn import escape, user
-from bot.state.approval_records import ApprovalState, ApprovalTampered, Claim, LeaseLost
+from bot.state.approval_records import (
+    Approval,
+    ApprovalState,
+    ApprovalTampered,
+    Claim,
+    LeaseLost,
+    VoteOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +56,55 @@ async def vote(
     result = await services.approvals.vote(approval_id, user_id, approve, user_name=user_name)
     if not result.counted:
         return refusal_message(Decision(False, result.reason, result.ask))
+    if result.outcome is VoteOutcome.REJECTED:
+        await tell_requester(services, approval_id)  # first: the card's update is not paced
     await update_card(services, approval_id)
     if result.reached_quorum:
         await services.queue.enqueue_execution(approval_id)
     return None
+
+
+def approvers_of(services: Services, approval: Approval) -> tuple[list[str], list[str]]:
+    """Who may approve this approval's action: users and user groups, for the card to mention."""
+    rule = services.policy.rule(approval.spec.action)
+    return list(rule.approvers.users), list(rule.approvers.usergroups)
+
+
+OUTCOME_FOR_REQUESTER = {
+    ApprovalState.DONE: "is done",
+    ApprovalState.FAILED: "finished with failures",
+    ApprovalState.REJECTED: "was rejected",
+    ApprovalState.EXPIRED: "expired before enough approvals: nothing ran",
+}
+
+
+async def tell_requester(services: Services, approval_id: str) -> None:
+    """The requester is told in the thread (a mention notifies them) how their request ended."""
+    approval = await services.approvals.get(approval_id)
+    if approval is None or approval.state not in OUTCOME_FOR_REQUESTER:
+        return
+    if await services.cards.find(approval_id) is None:
+        return  # never shown in a thread (made outside Slack): nobody there to tell
+    said = (
+        f"{user(approval.requester)}, {approval.id} ({escape(approval.spec.name)}) "
+        + (OUTCOME_FOR_REQUESTER[approval.state])
+    )
+    if approval.decided_by and approval.state is ApprovalState.REJECTED:
+        said += f" by {user(approval.decided_by)}"
+    if approval.reason:
+        said += f": {escape(approval.reason)}"
+    message = render_markup_notice(said + ".", fallback=f"{approval.id} {approval.state}")
+    await services.pacer.wait_turn(approval.channel)
+    try:
+        await services.slack.chat_postMessage(
+            channel=approval.channel,
+            thread_ts=approval.thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+        )
+    except Exception as exc:  # telling is a courtesy: it must never undo or stall the outcome
+        log.warning("could not tell the requester of %s: %s", approval_id, exc)
 
 
 async def update_card(services: Services, approval_id: str) -> None:
@@ -61,7 +113,9 @@ async def update_card(services: Services, approval_id: str) -> None:
     where = await s.cards.find(approval_id)
     if approval is None or where is None:
         return
-    card = render_approval_card(approval, await s.approvals.outcomes(approval_id))
+    card = render_approval_card(
+        approval, await s.approvals.outcomes(approval_id), approvers=approvers_of(s, approval)
+    )
     try:
         await s.slack.chat_update(channel=where[0], ts=where[1], text=card.text, blocks=card.blocks)
     except SlackApiError as exc:
@@ -128,6 +182,7 @@ async def _fail(services: Services, approval_id: str, claim: Claim, reason: str)
         approval_id, ApprovalState.FAILED, worker_id=claim.worker, reason=reason
     )
     await update_card(services, approval_id)
+    await tell_requester(services, approval_id)
 
 
 async def _keep_lease(services: Services, approval_id: str, claim: Claim, lease: timedelta) -> None:
@@ -188,6 +243,7 @@ async def _run(services: Services, approval_id: str, claim: Claim, lease: timede
     if not finished:
         raise LeaseLost("the run was finished or taken over by another worker")
     await update_card(s, approval_id)
+    await tell_requester(s, approval_id)
 
 
 async def retry_unknown(
@@ -238,6 +294,7 @@ async def housekeeping(services: Services) -> None:
     """Expire approvals whose time is up, and resume executions whose worker went away."""
     for approval_id in await services.approvals.expire_due():
         await update_card(services, approval_id)
+        await tell_requester(services, approval_id)
     grace = timedelta(seconds=services.settings.approval_takeover_grace_seconds)
     for approval_id in await services.approvals.due_for_execution(grace):
         await services.queue.enqueue_execution(approval_id)

@@ -21,6 +21,7 @@ from bot.actions.offer import (
 from bot.actions.registry import ACTIONS
 from bot.actions.row_filter import looks_like_filter, parse_row_filter
 from bot.errors import BadArgument, FieldErrors, HuntBotError
+from bot.flows.approvals import approvers_of
 from bot.policy import RequestRefused
 from bot.services import Services
 from bot.slack.approval_card import render_approval_card
@@ -236,7 +237,7 @@ async def post_card(services: Services, approval_id: str) -> None:
     approval = await services.approvals.get(approval_id)
     if approval is None:
         return
-    card = render_approval_card(approval)
+    card = render_approval_card(approval, approvers=approvers_of(services, approval))
     await services.pacer.wait_turn(approval.channel)
     posted = await services.slack.chat_postMessage(
         channel=approval.channel,

@@ -20,7 +20,7 @@ from bot.actions.model import OutcomeStatus, Target, TargetOutcome
 from bot.actions.offer import action_label
 from bot.slack.blocks import Message, as_dicts, mrkdwn
 from bot.slack.ids import ApprovalAction
-from bot.slack.mrkdwn import clip, code, escape, user
+from bot.slack.mrkdwn import clip, code, escape, user, usergroup, when
 from bot.slack.take_actions import describe_target
 from bot.state.approval_records import Approval, ApprovalState
 
@@ -51,8 +51,13 @@ OUTCOME_WORDS = {
 
 
 def render_approval_card(
-    approval: Approval, outcomes: dict[str, TargetOutcome] | None = None
+    approval: Approval,
+    outcomes: dict[str, TargetOutcome] | None = None,
+    *,
+    approvers: tuple[list[str], list[str]] = ([], []),
 ) -> Message:
+    """The card; while pending it mentions its approvers (`approvers`: users, user groups), so
+    the post that first shows it notifies them."""
     spec = approval.spec
     label = action_label(spec.action, spec.options)
     outcomes = outcomes or {}
@@ -69,9 +74,11 @@ def render_approval_card(
         f"*{escape(spec.name)}* — {escape(clip(spec.description, 500))}",
     ]
     if approval.state is ApprovalState.PENDING:
-        lines.append(
-            f"Expires {approval.expires_at:%Y-%m-%d %H:%M} UTC. The requester cannot approve."
-        )
+        users, groups = approvers
+        asked = ", ".join([user(u) for u in users] + [usergroup(g) for g in groups])
+        if asked:
+            lines.append(f"Waiting for {asked} (anyone but the requester).")
+        lines.append(f"Expires {when(approval.expires_at)}. The requester cannot approve.")
     if approval.resumed_at is not None:
         lines.append(
             f":arrows_counterclockwise: Resumed by another worker at "

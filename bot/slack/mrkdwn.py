@@ -29,6 +29,13 @@ def user(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
+def usergroup(group_id: str) -> str:
+    """A mention of a Slack user group by its id: Slack shows its handle and notifies it."""
+    if not group_id.isalnum():
+        return escape(group_id)
+    return f"<!subteam^{group_id}>"
+
+
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, marking a cut with an ellipsis."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"

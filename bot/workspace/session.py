@@ -46,6 +46,21 @@ class LineFailed(Exception):
 # How long a click may go unanswered before the console says nothing happened, when it can see
 # that no job is running: lazy listeners answer after the ack, behind the channel's pacing.
 REPLY_GRACE = 5.0
+# Calls that only read (who is in a group, a permalink): the bot is still working out its answer.
+_READS = frozenset(
+    {
+        "auth.test",
+        "usergroups.users.list",
+        "users.info",
+        "conversations.members",
+        "chat.getPermalink",
+    }
+)
+
+
+def _seen(call: Call) -> bool:
+    """A call that shows the person something (a post, an update, a modal, a file)."""
+    return call.method not in _READS
 
 
 @dataclass
@@ -272,7 +287,9 @@ class ConsoleSession:
             )
             if not quiet:
                 return
-            nothing_yet = not sent.effects and len(self.calls) == sent.calls_before
+            nothing_yet = not sent.effects and not any(
+                _seen(call) for call in self.calls.since(sent.calls_before)
+            )
             if self.jobs_busy is not None and await self.jobs_busy():
                 await asyncio.sleep(0.05)
             elif nothing_yet:
@@ -282,7 +299,7 @@ class ConsoleSession:
                 if self.jobs_busy is not None:
                     wait = min(wait, REPLY_GRACE)
                 try:
-                    await self.calls.next_call(after=sent.calls_before, timeout=wait)
+                    await self.calls.next_call(_seen, after=sent.calls_before, timeout=wait)
                 except TimeoutError:
                     return
             else:

@@ -7,10 +7,11 @@ from typing import Any
 
 from bot.workspace.limits import message_block_problems
 
-# The only markup the bot itself writes in mrkdwn: user mentions of ids Slack gave us, and
-# Slack's date formatting of times we hold (digits, a format of our own, a UTC fallback).
+# The only markup the bot itself writes in mrkdwn: mentions of user and group ids Slack gave
+# us, and Slack's date formatting of times we hold (digits, a format of our own, a UTC fallback).
 _OUR_MARKUP = re.compile(
-    r"<@[A-Z0-9]+>|<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>"
+    r"<@[A-Z0-9]+>|<!subteam\^[A-Z0-9]+>"
+    r"|<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>"
 )
 
 
