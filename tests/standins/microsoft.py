@@ -290,12 +290,14 @@ class MicrosoftStandIn:
         times = sorted(call.at for call in self.hunting_calls)
         return sum(1 for i in range(limit, len(times)) if times[i] - times[i - limit] < window)
 
-    def early_calls(self) -> int:
+    def early_calls(self, *, reaction: float = 0.0) -> int:
         """Calls sent after a 429 was answered that arrived before its Retry-After had passed.
 
         When it was sent is read from the call's client-request-id when that is a UUIDv7 (the
         bot's are); otherwise its arrival stands for it. A call already on its way when the 429
-        was answered is refused too (as Graph does) but is not early: nobody could know.
+        was answered is refused too (as Graph does) but is not early: nobody could know. Nor is
+        one sent within `reaction` seconds of the answer: the worker that got the 429 has not
+        yet recorded the pause every process honours (a few milliseconds on a busy machine).
         """
         given = [
             (c.wall + (c.answered_at - c.at), c.retry_until)
@@ -306,7 +308,7 @@ class MicrosoftStandIn:
             1
             for call in self.hunting_calls
             if any(
-                (call.sent if call.sent is not None else call.wall) > answered
+                (call.sent if call.sent is not None else call.wall) > answered + reaction
                 and call.at < until
                 for answered, until in given
             )
