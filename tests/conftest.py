@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.config import Settings
+from tests.standins.microsoft import MicrosoftStandIn
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +53,18 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def microsoft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MicrosoftStandIn]:
+    """A local Microsoft (Entra, Graph, Defender for Endpoint) over HTTPS, one per session."""
+    with MicrosoftStandIn().running(tmp_path_factory.mktemp("microsoft")) as standin:
+        yield standin
+
+
+@pytest.fixture
+def microsoft(microsoft_server: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
+    """The running stand-in, reset to a consented app with a valid secret and no faults."""
+    microsoft_server.reset()
+    yield microsoft_server
+    microsoft_server.reset()

@@ -40,19 +40,15 @@ class Drafts:
     async def get(self, draft_id: str) -> Draft:
         """The draft, left in place (going Back to edit it)."""
         raw = await self._redis.get(keys.draft(draft_id))
-        if raw is None:
-            raise HuntBotError(
-                "This request waited too long to be edited.",
-                hint="Press Take actions on the results again.",
-            )
-        return Draft.model_validate_json(raw)
+        return _draft(raw, "This request waited too long to be edited.")
 
     async def take(self, draft_id: str) -> Draft:
         """The draft, removed so a double submit cannot create two approvals."""
         raw = await self._redis.getdel(keys.draft(draft_id))
-        if raw is None:
-            raise HuntBotError(
-                "This request was already submitted, or waited too long.",
-                hint="Press Take actions on the results again.",
-            )
-        return Draft.model_validate_json(raw)
+        return _draft(raw, "This request was already submitted, or waited too long.")
+
+
+def _draft(raw: str | bytes | None, gone: str) -> Draft:
+    if raw is None:
+        raise HuntBotError(gone, hint="Press Take actions on the results again.")
+    return Draft.model_validate_json(raw)

@@ -26,12 +26,6 @@ from tests.standins.microsoft import (
 LAB_TIMING = LabTiming(pending=0.15, running=0.15)
 
 
-@pytest.fixture(scope="session")
-def microsoft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MicrosoftStandIn]:
-    with MicrosoftStandIn().running(tmp_path_factory.mktemp("microsoft")) as standin:
-        yield standin
-
-
 @pytest.fixture
 def microsoft(microsoft_server: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
     """The stand-in reset, with every permission remediation needs consented."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -10,20 +10,6 @@ from bot.defender.auth import TokenProvider
 from bot.defender.hunting import GraphHunting
 from tests.standins.certificates import AppCertificate, make_app_certificate
 from tests.standins.microsoft import MicrosoftStandIn
-
-
-@pytest.fixture(scope="session")
-def microsoft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MicrosoftStandIn]:
-    with MicrosoftStandIn().running(tmp_path_factory.mktemp("microsoft")) as standin:
-        yield standin
-
-
-@pytest.fixture
-def microsoft(microsoft_server: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
-    """The running stand-in, reset to a consented app with a valid secret and no faults."""
-    microsoft_server.reset()
-    yield microsoft_server
-    microsoft_server.reset()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ Retry-After (and says which quota ran out); a retry after a 5xx waits for room i
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,19 +15,6 @@ from bot.defender.hunting import GraphHunting
 from bot.errors import QuotaExhausted
 from bot.state.quota import HuntingQuota
 from tests.standins.microsoft import MicrosoftStandIn
-
-
-@pytest.fixture(scope="module")
-def microsoft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MicrosoftStandIn]:
-    with MicrosoftStandIn().running(tmp_path_factory.mktemp("microsoft")) as standin:
-        yield standin
-
-
-@pytest.fixture
-def microsoft(microsoft_server: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
-    microsoft_server.reset()
-    yield microsoft_server
-    microsoft_server.reset()
 
 
 def _hunting(microsoft: MicrosoftStandIn, quota: HuntingQuota) -> GraphHunting:
