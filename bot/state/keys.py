@@ -142,3 +142,29 @@ def incident_notes(team: str, channel: str, thread_ts: str) -> str:
 def incidents_open(team: str, channel: str) -> str:
     """A channel's open incidents: thread ts by when the incident was opened (ms)."""
     return f"{PREFIX}:incidents:{team}:{channel}:open"
+
+
+# -- scheduled hunts (bot/state/schedules.py) ---------------------------------------------------
+
+
+def schedule(schedule_id: str) -> str:
+    """A hash: the schedule as JSON (`data`), its period, paused flag, next tick, last run."""
+    return f"{PREFIX}:schedule:{schedule_id}"
+
+
+def schedule_seen(schedule_id: str) -> str:
+    """A set of the row keys a schedule has posted: what is not new any more."""
+    return f"{PREFIX}:schedule-seen:{schedule_id}"
+
+
+def schedule_sequence() -> str:
+    return f"{PREFIX}:schedules:sequence"
+
+
+def schedules_due() -> str:
+    """Active schedules by their next tick (epoch seconds); paused ones are not in it."""
+    return f"{PREFIX}:schedules:due"
+
+
+def schedules_in_channel(team: str, channel: str) -> str:
+    return f"{PREFIX}:schedules:{team}:{channel}"
