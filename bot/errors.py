@@ -1,7 +1,7 @@
 """Errors a person can act on.
 
 Every error the bot shows to a person is one of these: its message says what went wrong and its
-hint says what to do. Whatever shows errors (the CLI now, Slack later) renders them in one place;
+hint says what to do. Whatever shows errors (the CLI, Slack) renders them in one place;
 anything else is a bug and gets an error id instead.
 """
 

@@ -1,10 +1,13 @@
-"""The incident status card's buttons (Hand off, Take over), the Hand off modal, and the answer
-to "close with open approvals?"."""
+"""The incident status card's buttons (Hand off, Take over), the Hand off modal, the answer
+to "close with open approvals?", and closing stale incidents in bulk (the buttons; the slash
+verb `/hunt incidents close-stale` is answered in commands/hunt.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.errors import HuntBotError
-from bot.flows import incidents
+from bot.flows import incidents, stale_incidents
 from bot.flows.permissions import Who
 from bot.slack.blocks import render_notice, render_notice_view
 from bot.slack.ids import INPUT_ELEMENT, HandoffView, IncidentAction
@@ -79,9 +82,40 @@ async def hand_off(ctx: Context) -> None:
     await ctx.show_in_modal("Hand off", done)
 
 
+async def preview_stale(ctx: Context) -> None:
+    """Close stale ones… under `/hunt incidents`: which would close (the button's value says
+    how old is stale)."""
+    f = ctx.facts
+    await ctx.tell(
+        await stale_incidents.preview(ctx.services, f.user, f.team, f.channel or "", f.value)
+    )
+
+
+async def close_stale(ctx: Context) -> None:
+    f = ctx.facts
+    idle, threads, kept = (f.metadata.get(k) for k in ("idle", "threads", "kept"))
+    if not isinstance(idle, int) or not isinstance(threads, list):
+        raise HuntBotError(
+            "This button no longer says which incidents to close, so none were closed.",
+            hint="Ask again with /hunt incidents close-stale.",
+        )
+    done = await stale_incidents.close(
+        ctx.services,
+        f.user,
+        f.team,
+        f.channel or "",
+        timedelta(seconds=idle),
+        [str(t) for t in threads],
+        [str(t) for t in kept] if isinstance(kept, list) else [],
+    )
+    await ctx.tell(done)
+
+
 def register(listeners: Listeners) -> None:
     listeners.action(IncidentAction.HAND_OFF, Who.OWNER, open_handoff)
     listeners.action(IncidentAction.TAKE_OVER, Who.IN_CHANNEL, take_over)
     listeners.action(IncidentAction.CLOSE_AND_CANCEL, Who.SHOWN_TO, close_cancelling)
     listeners.action(IncidentAction.KEEP_OPEN, Who.SHOWN_TO, keep_open)
+    listeners.action(IncidentAction.STALE_PREVIEW, Who.IN_CHANNEL, preview_stale)
+    listeners.action(IncidentAction.CLOSE_STALE, Who.SHOWN_TO, close_stale)
     listeners.view(HandoffView.CALLBACK, Who.SHOWN_TO, check_handoff_form, then=hand_off)

@@ -42,6 +42,6 @@ def pair_arguments(tokens: list[str]) -> dict[str, str]:
         if not sep or not name:
             raise BadArgument(f"`{token}` is not of the form name=value.", hint=USAGE_HINT)
         if name in arguments:
-            raise BadArgument(f"`{name}` is given twice.", hint="Give each argument once.")
+            raise BadArgument(f"`{name}` is given twice; give it once.")
         arguments[name] = value
     return arguments

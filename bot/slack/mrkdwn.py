@@ -56,3 +56,8 @@ def duration(span: timedelta) -> str:
         return f"{minutes} min"
     hours = round(minutes / 60)
     return f"{hours} h" if hours < 48 else f"{round(hours / 24)} days"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """A count with its noun as a person says it: 1 incident, 12 incidents, 1,204 rows."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"

@@ -54,17 +54,22 @@ return {'changed', owner}
 )
 
 # KEYS: incident, open index, audit. ARGV: 'closed'|'open', event, by, reason, now, thread ts,
-# audit base. Invariant: closes only an open incident and reopens only a closed one; the
-# channel's open index always agrees with the state.
+# audit base, idle before (epoch ms, or ''). Invariants: closes only an open incident and reopens
+# only a closed one; the channel's open index always agrees with the state; given `idle before`,
+# an incident changed after it (a hunt, a note, an owner change) is left as it is ('active').
 SET_STATE = (
     AUDIT_LUA
     + """
-local to, event, by, reason, now, thread_ts, base = unpack(ARGV)
+local to, event, by, reason, now, thread_ts, base, idle_before = unpack(ARGV)
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'not_found' end
 if state == to then
   audit(KEYS[3], base, {event = 'refused', reason = event .. ': the incident is already ' .. to})
   return 'already_' .. to
+end
+if idle_before and idle_before ~= '' then
+  local updated = tonumber(redis.call('HGET', KEYS[1], 'updated_at') or '0')
+  if updated > tonumber(idle_before) then return 'active' end
 end
 redis.call('HSET', KEYS[1], 'state', to, 'updated_at', now)
 if to == 'closed' then

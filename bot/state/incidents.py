@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, cast, overload
 
 import redis.asyncio as aioredis
 
@@ -219,10 +220,41 @@ class IncidentStore:
             IncidentState.CLOSED, AuditEvent.INCIDENT_CLOSED, (team, channel, thread_ts), by, reason
         )
 
+    async def close_if_idle(
+        self, team: str, channel: str, thread_ts: str, *, by: str, reason: str, since: datetime
+    ) -> Incident | None:
+        """Close it unless a hunt, note or owner change came after `since`: then None, and it
+        stays as it is (decided in the same step as the close, so nothing slips in between)."""
+        return await self._state_change(
+            IncidentState.CLOSED,
+            AuditEvent.INCIDENT_CLOSED,
+            (team, channel, thread_ts),
+            by,
+            reason,
+            idle_before=str(int(since.timestamp() * 1000)),
+        )
+
     async def reopen(self, team: str, channel: str, thread_ts: str, *, by: str) -> Incident:
         return await self._state_change(
             IncidentState.OPEN, AuditEvent.INCIDENT_REOPENED, (team, channel, thread_ts), by, ""
         )
+
+    @overload
+    async def _state_change(
+        self, to: IncidentState, event: AuditEvent, ids: tuple[str, str, str], by: str, reason: str
+    ) -> Incident: ...
+
+    @overload
+    async def _state_change(
+        self,
+        to: IncidentState,
+        event: AuditEvent,
+        ids: tuple[str, str, str],
+        by: str,
+        reason: str,
+        *,
+        idle_before: str,
+    ) -> Incident | None: ...
 
     async def _state_change(
         self,
@@ -231,13 +263,18 @@ class IncidentStore:
         ids: tuple[str, str, str],
         by: str,
         reason: str,
-    ) -> Incident:
+        *,
+        idle_before: str = "",
+    ) -> Incident | None:
         now = self._now()
         team, channel, thread_ts = ids
+        base = self._base(*ids, now, by)
         code = await self._set_state(
             keys=[keys.incident(*ids), keys.incidents_open(team, channel), keys.audit_stream()],
-            args=[to.value, event.value, by, reason, now, thread_ts, self._base(*ids, now, by)],
+            args=[to.value, event.value, by, reason, now, thread_ts, base, idle_before],
         )
+        if code == "active":
+            return None
         if code == "not_found":
             raise IncidentNotFound()
         if code == Refusal.ALREADY_CLOSED:

@@ -3,7 +3,10 @@
 Everything shown comes from the bot or from query results, so it is data: it goes into rich
 `Text` objects and is never parsed as rich markup. mrkdwn is made readable (mentions become
 @names, links `label (url)`, `&lt;` becomes `<`, *bold* is bold) but nothing in it can restyle
-the terminal or pretend to be console output.
+the terminal or pretend to be console output. Emoji shortcodes show as Slack shows them
+(`:white_check_mark:` as ✅), in mrkdwn and in plain text alike (unless it says `"emoji": false`);
+a code Slack would not know stays as written. Only the drawing changes: the transcript keeps the
+text as the bot sent it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .model import Ephemeral, Message, View, Workspace
 from .platform import ButtonRef
 
 MARKUP = re.compile(r"<([^<>]*)>")
+SHORTCODE = re.compile(r":[a-z0-9_+\-]+:")
 EMPHASIS = re.compile(
     r"(:[a-z0-9_+\-]+:|```.+?```|`[^`\n]+`|\*[^*\n]+\*|_[^_\n]+_|~[^~\n]+~)", re.DOTALL
 )
@@ -163,7 +167,7 @@ class Renderer:
         if kind == "rich_text":
             return self._rich_text(block)
         if kind == "markdown":
-            return Text(str(block.get("text", "")))
+            return Text(emojize(str(block.get("text", ""))))
         if kind == "image":
             return Text(f"[image: {block.get('alt_text', '')}]", style="dim")
         if kind == "input":
@@ -233,7 +237,7 @@ class Renderer:
             return Text("")
         if obj.get("type") == "mrkdwn":
             return self.mrkdwn(str(obj.get("text", "")))
-        return Text(str(obj.get("text", "")))
+        return Text(_plain(obj))
 
     def mrkdwn(self, source: str) -> Text:
         """mrkdwn made readable, as data: entities decoded, markup named, emphasis styled."""
@@ -304,7 +308,16 @@ class Renderer:
 
 
 def _plain(obj: Any) -> str:
-    return str(obj.get("text", "")) if isinstance(obj, dict) else ""
+    """A plain_text object as Slack draws it: its emoji codes as emoji, unless it says not to."""
+    if not isinstance(obj, dict):
+        return ""
+    text = str(obj.get("text", ""))
+    return text if obj.get("emoji") is False else emojize(text)
+
+
+def emojize(text: str) -> str:
+    """Every emoji code in `text` that Slack knows, as its character."""
+    return SHORTCODE.sub(lambda match: _emoji(match.group(0)), text)
 
 
 def _unescape(text: str) -> str:
@@ -321,7 +334,10 @@ def _emphasised(out: Text, source: str) -> None:
             position = match.end()
             continue
         fence = 3 if token.startswith("```") else 1
-        out.append(_unescape(token[fence:-fence]), style=EMPHASIS_STYLE[token[0]])
+        inner = _unescape(token[fence:-fence])
+        # Slack draws emoji in bold, italic and struck text, never in code.
+        shown = inner if token[0] == "`" else emojize(inner)
+        out.append(shown, style=EMPHASIS_STYLE[token[0]])
         position = match.end()
     out.append(_unescape(source[position:]))
 

@@ -196,6 +196,11 @@ class ConsoleSession:
         if not what:
             raise LineFailed("click needs a button label or number")
         button = self._numbered(int(what)) if what.isdigit() else self._labelled(what)
+        confirm = button.element.get("confirm")
+        if isinstance(confirm, dict):  # Slack asks first; a typed click is the person's yes
+            title = (confirm.get("title") or {}).get("text", "Are you sure?")
+            yes = (confirm.get("confirm") or {}).get("text", "Yes")
+            self.out.print(Text(f"(Slack asked “{title}”: {yes})", style="dim"))
         if button.where == "message" and button.channel:
             message = self.workspace.message(button.channel, button.key)
             if message is not None and message.bot_id == BOT_ID:

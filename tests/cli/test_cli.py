@@ -51,7 +51,7 @@ def test_kql_prints_the_rendered_query_and_runs_nothing(lab_env):
     [
         (["hunt", "zap-miss"], "There is no hunt called `zap-miss`"),
         (["hunt", "zap-misses", "lookbak=3d"], "Did you mean lookback?"),
-        (["hunt", "zap-misses", "lookback=a week"], "Expected a timespan"),
+        (["hunt", "zap-misses", "lookback=a week"], "expected a number and a unit"),
         (["hunt", "emails-from"], "needs `sender`"),
     ],
 )

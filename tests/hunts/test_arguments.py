@@ -29,13 +29,19 @@ def test_a_value_may_contain_equals_signs():
     [
         ('subject="invoice due', "not closed"),
         ("=3d", "not of the form name=value"),
-        ("lookback=3d lookback=4d", "given twice"),
     ],
 )
 def test_malformed_arguments_are_refused_with_usage(text, says):
     with pytest.raises(BadArgument, match=says) as caught:
         split_arguments(text)
     assert caught.value.hint
+
+
+def test_an_argument_given_twice_is_said_once_without_a_hint_repeating_it():
+    with pytest.raises(BadArgument) as caught:
+        split_arguments("lookback=3d lookback=4d")
+    assert caught.value.message == "`lookback` is given twice; give it once."
+    assert caught.value.hint is None
 
 
 def test_a_bare_value_goes_to_the_hunts_one_required_parameter():

@@ -49,7 +49,7 @@ async def test_handoff_summary_and_the_new_owners_status(
     handover = handover.split("alice ▸", 1)[0]
     assert "@alice handed this incident to @carol" in handover
     assert "going off shift" in handover
-    assert "Hard delete on 2 target(s): pending, 1 of 2" in handover
+    assert "Hard delete on 2 targets: pending, 1 of 2" in handover
     assert "HB-1 (http" in handover  # linked to its card
     # Alice no longer owns it and is no approver: she is told to take it instead.
     refused = shown.split("alice ▸ @hunt-bot handoff @bob", 1)[1].split("carol ▸", 1)[0]

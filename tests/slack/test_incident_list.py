@@ -27,8 +27,8 @@ async def test_incidents_are_opened_by_findings_and_listed_even_when_a_root_is_g
         before = len(bot.calls)
         await bot.run("/hunt incidents")
         listing = await bot.told("alice", before)
-        assert "whose first message was deleted are not listed" in listing
-        assert "1 open incident(s)" in listing and "message_not_found" not in listing
+        assert "1 open incident whose first message was deleted is not listed" in listing
+        assert "1 open incident." in listing and "message_not_found" not in listing
 
 
 async def test_an_incident_title_names_the_values_asked_for(settings):
