@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,25 +15,27 @@ from slack_sdk.errors import SlackApiError
 from bot.actions.offer import SENDER_COPY_TABLES
 from bot.defender.results import HuntingBackend, HuntResult
 from bot.errors import HuntBotError, QuotaExhausted
+from bot.flows.hunt_progress import HuntCancelled, HuntProgress, until_cancelled
 from bot.formats import to_csv
-from bot.hunts import split_arguments
+from bot.hunts import Hunt, RenderedHunt, split_arguments
 from bot.hunts.params import ParamType, display_value
 from bot.services import Services
 from bot.slack.audit import render_audit
 from bot.slack.blocks import (
     PAGE_ROWS,
     Message,
-    page_count,
     render_catalog,
     render_help,
+    render_markup_notice,
     render_notice,
     render_results,
     render_running,
+    rows_text,
 )
 from bot.slack.delivery import tell_user
 from bot.slack.incident import render_incidents
 from bot.slack.mrkdwn import code, user
-from bot.state.hunt_requests import HuntRequest
+from bot.state.hunt_requests import POSTING, HuntRequest
 from bot.state.quota import RETURNING_ARRIVAL, QuotaWait
 from bot.state.results import StoredResult, now
 
@@ -46,6 +49,9 @@ MAX_QUOTA_PAUSE = 16 * 60
 # A queued hunt's person is told again when its start moves this much later than they were told.
 QUOTA_RETELL_LATER = 30.0
 MAX_LISTED_INCIDENTS = 40
+# An export of at least this many rows says how far it has got, at most this often (seconds).
+EXPORT_PROGRESS_ROWS = 10_000
+EXPORT_PROGRESS_EVERY = 2.0
 DEFENDER_RETENTION = timedelta(days=30)
 
 # Verbs whose answer needs Slack or a group lookup: acked with a word, answered after the ack.
@@ -125,6 +131,7 @@ async def start_hunt(
         rendered.describe_values(),
         in_thread=thread_ts is not None,
         warning=_past_retention(rendered.values),
+        cancel=request.id,
     )
 
 
@@ -156,20 +163,6 @@ async def rerun(
     )
     await services.hunt_requests.save(request)
     await services.queue.enqueue_hunt(request.id)
-
-
-async def turn_page(
-    services: Services, result_id: str, page: int, channel: str, message_ts: str
-) -> None:
-    """Show another page of the results in the same message."""
-    meta = await services.results.meta(result_id)
-    page = min(max(page, 1), page_count(meta.row_count))
-    start = (page - 1) * PAGE_ROWS
-    rows = await services.results.rows(result_id, start, start + PAGE_ROWS)
-    message = render_results(meta, rows, page)
-    await services.slack.chat_update(
-        channel=channel, ts=message_ts, text=message.text, blocks=message.blocks
-    )
 
 
 async def request_export(services: Services, result_id: str, user_id: str) -> None:
@@ -230,6 +223,9 @@ async def run_hunt(services: Services, request_id: str) -> None:
         if meta.message_ts is None:
             await _post_results(s, request, meta, await s.results.rows(meta.id, 0, PAGE_ROWS))
         return
+    if await s.hunt_requests.cancelled_by(request.id) is not None:
+        log.info("hunt %s was cancelled before it ran", request.id)
+        return
     decision = await s.access.check(request.user_id, request.channel_id)
     if not decision.allowed:
         await tell_requester(s, request, decision.reason)
@@ -242,10 +238,32 @@ async def run_hunt(services: Services, request_id: str) -> None:
         return
     try:
         backend = await s.backend()
-        result, started, seconds = await _run_within_quota(s, request, backend, rendered.kql)
+        async with HuntProgress(s, request) as progress:
+            result, started, seconds = await until_cancelled(
+                s, request.id, _run_within_quota(s, request, backend, rendered.kql, progress)
+            )
+            # Whichever comes first holds: this post, or someone's Cancel.
+            if await s.hunt_requests.claim(request.id, POSTING) != POSTING:
+                raise HuntCancelled(request.id)
+            await _store_and_post(
+                s, request, hunt, rendered, backend.name, result, started, seconds
+            )
+    except HuntCancelled:
+        log.info("hunt %s was cancelled: nothing posted", request.id)
     except HuntBotError as exc:
         await tell_requester(s, request, f"The hunt {request.hunt} failed: {exc.message}", exc.hint)
-        return
+
+
+async def _store_and_post(
+    s: Services,
+    request: HuntRequest,
+    hunt: Hunt,
+    rendered: RenderedHunt,
+    backend: str,
+    result: HuntResult,
+    started: datetime,
+    seconds: float,
+) -> None:
     lookback = next(
         (
             display_value(rendered.values[p.name])
@@ -263,7 +281,7 @@ async def run_hunt(services: Services, request_id: str) -> None:
         requested_by=request.user_id,
         team=request.team_id,
         channel=request.channel_id,
-        backend=backend.name,
+        backend=backend,
         started_at=started,
         seconds=seconds,
         columns=result.columns,
@@ -281,7 +299,11 @@ async def run_hunt(services: Services, request_id: str) -> None:
 
 
 async def _run_within_quota(
-    services: Services, request: HuntRequest, backend: HuntingBackend, kql: str
+    services: Services,
+    request: HuntRequest,
+    backend: HuntingBackend,
+    kql: str,
+    progress: HuntProgress | None = None,
 ) -> tuple[HuntResult, datetime, float]:
     """Run once the tenant's quota lets the call through; the result, when the call that gave
     it started and how long it took. A 429 has paused every process's hunting (the backend
@@ -291,7 +313,9 @@ async def _run_within_quota(
     while True:
         call = f"{request.id}:{throttled}"
         # Back in the queue after a 429, the hunt keeps a place ahead of newcomers.
-        await _wait_for_quota(services, request, call, again=throttled > 0)
+        await _wait_for_quota(services, request, call, again=throttled > 0, progress=progress)
+        if progress is not None:
+            progress.running()
         started, clock = now(), time.perf_counter()
         try:
             return await backend.run_query(kql), started, time.perf_counter() - clock
@@ -305,7 +329,12 @@ async def _run_within_quota(
 
 
 async def _wait_for_quota(
-    services: Services, request: HuntRequest, call: str, *, again: bool = False
+    services: Services,
+    request: HuntRequest,
+    call: str,
+    *,
+    again: bool = False,
+    progress: HuntProgress | None = None,
 ) -> None:
     """Wait for the hunt's turn. The person is told their place and the wait when it starts, and
     again only when Microsoft pauses hunting or the wait grows (a response URL takes 5 posts)."""
@@ -315,6 +344,8 @@ async def _wait_for_quota(
             request.id, call_id=call, arrived_ms=RETURNING_ARRIVAL if again else None
         ):
             start = time.monotonic() + wait.seconds
+            if progress is not None:
+                progress.waiting(wait.position, wait.seconds)
             paused = wait.paused_for > 0
             if (
                 told_start is None
@@ -357,7 +388,7 @@ async def _post_results(
     services: Services, request: HuntRequest, meta: StoredResult, first_page: list[dict[str, Any]]
 ) -> None:
     s = services
-    message = render_results(meta, first_page, 1)
+    message = render_results(meta, first_page, 1, tenant=portal_tenant(s))
     await s.pacer.wait_turn(request.channel_id)
     try:
         posted = await s.slack.chat_postMessage(
@@ -388,30 +419,79 @@ async def _post_results(
 
 
 async def export_csv(services: Services, result_id: str, user_id: str) -> None:
-    """The job: every row as CSV (formula cells defused), uploaded into the results' thread."""
+    """The job: every row as CSV (formula cells defused), uploaded into the results' thread. A
+    large result says how far it has got in a message in the thread, removed once shared."""
     s = services
     try:
-        meta, result = await s.results.as_result(result_id)
+        meta = await s.results.meta(result_id)
     except HuntBotError as exc:
         # Expired between the click (which checked) and now: too rare to find the person's channel.
         log.info("export of %s: %s", result_id, exc.message)
         return
-    content = to_csv(result, for_spreadsheets=True)
-    await s.pacer.wait_turn(meta.channel)
+    progress = await _export_progress(s, meta, user_id, 0, None)
     try:
+        rows: list[dict[str, Any]] = []
+        told = time.monotonic()
+        async for _, row in s.results.scan(meta.id, meta.row_count):
+            rows.append(row)
+            if progress and time.monotonic() - told >= EXPORT_PROGRESS_EVERY:
+                await _export_progress(s, meta, user_id, len(rows), progress)
+                told = time.monotonic()
+        result = HuntResult(columns=meta.columns, rows=rows, truncated=meta.truncated)
+        content = to_csv(result, for_spreadsheets=True)
+        await s.pacer.wait_turn(meta.channel)
         await s.slack.files_upload_v2(
             channel=meta.channel,
             thread_ts=meta.thread_ts,
             filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",
-            title=f"{meta.hunt} — {meta.row_count:,} rows",
+            title=f"{meta.hunt} — {rows_text(meta.row_count)}",
             content=content,
             initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
-            f"{meta.row_count:,} rows{' (truncated at 100,000)' if meta.truncated else ''}.",
+            f"{rows_text(meta.row_count)}{' (truncated at 100,000)' if meta.truncated else ''}.",
         )
     except SlackApiError as exc:
         hint = _not_posted_hint(exc, "export again", "try again in a moment")
         message = render_notice("The CSV export could not be shared here.", hint)
         await tell_user(s.slack, meta.channel, user_id, message)
+    finally:
+        if progress:
+            with suppress(SlackApiError):
+                await s.slack.chat_delete(channel=meta.channel, ts=progress)
+
+
+async def _export_progress(
+    services: Services, meta: StoredResult, user_id: str, done: int, ts: str | None
+) -> str | None:
+    """Post (ts None) or edit the export's progress message; its ts. Small results have none."""
+    if meta.row_count < EXPORT_PROGRESS_ROWS:
+        return None
+    message = render_markup_notice(
+        f":hourglass_flowing_sand: Exporting {code(meta.hunt)} for {user(user_id)} as CSV: "
+        f"{done:,} of {rows_text(meta.row_count)} read so far.",
+        fallback=f"Exporting {meta.hunt} as CSV",
+    )
+    try:
+        if ts is None:
+            await services.pacer.wait_turn(meta.channel)
+            posted = await services.slack.chat_postMessage(
+                channel=meta.channel,
+                thread_ts=meta.thread_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+            return str(posted["ts"])
+        await services.slack.chat_update(
+            channel=meta.channel, ts=ts, text=message.text, blocks=message.blocks
+        )
+    except SlackApiError as exc:  # progress is a courtesy: the export goes on regardless
+        log.info("export progress of %s: %s", meta.id, exc.response.get("error"))
+    return ts
+
+
+def portal_tenant(services: Services) -> str | None:
+    """The tenant Defender portal links open (only when hunting on Defender, not the lab)."""
+    settings = services.settings
+    return settings.azure_tenant_id if settings.hunt_backend == "graph" else None
 
 
 def _not_posted_hint(exc: SlackApiError, again: str, otherwise: str) -> str:

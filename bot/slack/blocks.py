@@ -7,7 +7,9 @@ and a bounded number of characters in the table.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,9 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
     TableBlock,
@@ -28,9 +32,10 @@ from slack_sdk.models.views import View
 
 from bot.formats import cell_text
 from bot.hunts import Catalog, Hunt
-from bot.slack.ids import ResultsAction, ResultsBlock
+from bot.slack.ids import INPUT_ELEMENT, ResultsAction, ResultsBlock, ResultsView
 from bot.slack.mrkdwn import clip, code, escape, user, when
-from bot.state.results import StoredResult
+from bot.slack.portal import device_url, email_url, file_url
+from bot.state.results import Selection, StoredResult
 
 PAGE_ROWS = 10
 # Slack reports ~10,000 characters as the most a table may hold; stay well inside it.
@@ -40,6 +45,10 @@ EMPTY_CELL = "–"  # noqa: RUF001 (raw_text cells may not be empty; a dash read
 MAX_CATALOG_SECTIONS = 45
 MAX_TABLE_COLUMNS = 20  # Slack's limit for a table block
 ROW_NUMBER = "#"  # the first column: the row's number in the whole result
+FILTER_MAX_CHARS = 500
+# Only values shaped like ids, hashes and host names become links (and never longer than this):
+# the address is built from them, percent-encoded, and the link's text is literal (rich_text).
+LINKABLE = re.compile(r"^[A-Za-z0-9._:@{}-]{1,200}$")
 
 
 @dataclass
@@ -72,6 +81,7 @@ def render_help() -> Message:
         "• `/hunt NAME [name=value ...]` — run one, e.g. `/hunt zap-misses lookback=3d`",
         '• Quote values with spaces: `/hunt emails-by-subject subject="invoice due"`',
         "• `/hunt incidents` — this channel's open incident threads",
+        "• `/hunt incidents close-stale [older-than=7d]` — close the idle ones (you confirm first)",
         "• `/hunt audit [N]` — the last N audit entries (approvers only)",
         "• `/hunt help` — this",
         "In an incident thread, mention me: `@hunt-bot status`, `note TEXT`, `take`, "
@@ -117,14 +127,84 @@ def render_markup_notice(markup: str, hint: str | None = None, *, fallback: str)
 
 
 def render_running(
-    hunt_name: str, parameters: dict[str, str], *, in_thread: bool = False, warning: str = ""
+    hunt_name: str,
+    parameters: dict[str, str],
+    *,
+    in_thread: bool = False,
+    warning: str = "",
+    cancel: str | None = None,
 ) -> Message:
+    """The private answer to /hunt NAME; `cancel` is the request id its Cancel button names."""
     shown = " ".join(code(f"{name}={value}") for name, value in parameters.items())
     body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
     body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
     if warning:
         body += f"\n:warning: {escape(warning)}"
-    return Message(text=f"Running {hunt_name}", blocks=as_dicts([SectionBlock(text=mrkdwn(body))]))
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(body))]
+    if cancel:
+        blocks.append(ActionsBlock(elements=[_cancel_button(cancel)]))
+    return Message(text=f"Running {hunt_name}", blocks=as_dicts(blocks))
+
+
+def _cancel_button(request_id: str) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text="Cancel"),
+        action_id=ResultsAction.CANCEL_HUNT,
+        value=request_id,
+        style="danger",
+    )
+
+
+def render_hunt_progress(
+    request_id: str,
+    hunt_name: str,
+    requested_by: str,
+    elapsed: float,
+    *,
+    queued: tuple[int, float] | None = None,
+    cancelled_by: str | None = None,
+) -> Message:
+    """The visible message of a hunt that is taking a while: how long so far, its place in the
+    quota queue while it waits (`queued`: position, seconds to its start), and Cancel."""
+    who = user(requested_by)
+    if cancelled_by is not None:
+        body = (
+            f":no_entry_sign: {code(hunt_name)} for {who} was cancelled by {user(cancelled_by)} "
+            f"after {_elapsed(elapsed)}; nothing will be posted."
+        )
+        return Message(
+            text=f"{hunt_name} was cancelled",
+            blocks=as_dicts([SectionBlock(block_id=ResultsBlock.PROGRESS, text=mrkdwn(body))]),
+        )
+    if queued is not None:
+        position, seconds = queued
+        state = (
+            f"waiting for the tenant's hunting quota: number {position} in the queue, "
+            f"should start in about {_elapsed(seconds)}"
+        )
+    else:
+        state = "running on Defender"
+    body = (
+        f":hourglass_flowing_sand: {code(hunt_name)} for {who}: {state} · "
+        f"{_elapsed(elapsed)} so far. The results will be posted here."
+    )
+    return Message(
+        text=f"Running {hunt_name}: {_elapsed(elapsed)} so far",
+        blocks=as_dicts(
+            [
+                SectionBlock(block_id=ResultsBlock.PROGRESS, text=mrkdwn(body)),
+                ActionsBlock(elements=[_cancel_button(request_id)]),
+            ]
+        ),
+    )
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -138,9 +218,21 @@ def page_count(row_count: int) -> int:
     return max(1, math.ceil(row_count / PAGE_ROWS))
 
 
-def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) -> Message:
-    """The results message showing `page` (1-based) of `meta`; `rows` are that page's rows."""
-    pages = page_count(meta.row_count)
+def render_results(
+    meta: StoredResult,
+    rows: list[dict[str, Any]],
+    page: int,
+    *,
+    numbers: list[int] | None = None,
+    selection: Selection | None = None,
+    tenant: str | None = None,
+) -> Message:
+    """The results message showing `page` (1-based) of `meta`; `rows` are that page's rows.
+
+    With a `selection` the page is of the rows the filter matched, and `numbers` are those rows'
+    numbers in the whole result (so Take actions by number means the same rows either way)."""
+    shown_count = len(selection.positions) if selection else meta.row_count
+    pages = page_count(shown_count)
     page = min(max(page, 1), pages)
     # Slack advises a fresh block_id whenever a message is updated.
     fresh = uuid.uuid4().hex[:8]
@@ -163,23 +255,37 @@ def render_results(meta: StoredResult, rows: list[dict[str, Any]], page: int) ->
                 )
             )
         )
+    if selection is not None:
+        blocks.append(
+            SectionBlock(
+                text=mrkdwn(
+                    f":mag: *{shown_count:,} of {rows_text(meta.row_count)}* where "
+                    f"{code(clip(selection.text, FILTER_MAX_CHARS))}"
+                )
+            )
+        )
+    first = (page - 1) * PAGE_ROWS + 1
     if rows:
-        first = (page - 1) * PAGE_ROWS + 1
-        blocks.append(_table(meta, rows, fresh, first))
+        numbers = numbers or list(range(first, first + len(rows)))
+        blocks.append(_table(meta, rows, fresh, numbers, tenant))
+        where = (
+            f"matches {first:,}-{first + len(rows) - 1:,} of {shown_count:,}"
+            if selection
+            else f"rows {first:,}-{first + len(rows) - 1:,} of {meta.row_count:,}"
+        )
         blocks.append(
             ContextBlock(
                 block_id=f"{ResultsBlock.PAGER}.{fresh}",
-                elements=[
-                    PlainTextObject(
-                        text=f"Page {page} of {pages:,} · rows {first}-{first + len(rows) - 1} "
-                        f"of {meta.row_count:,}"
-                    )
-                ],
+                elements=[PlainTextObject(text=f"Page {page} of {pages:,} · {where}")],
             )
+        )
+    elif selection is not None:
+        blocks.append(
+            SectionBlock(text=mrkdwn("No row matches that filter. Press Clear filter to see all."))
         )
     else:
         blocks.append(SectionBlock(text=mrkdwn(f"No rows: nothing matched {code(meta.hunt)}.")))
-    blocks.append(_buttons(meta, page, pages, fresh))
+    blocks.append(_buttons(meta, page, pages, fresh, selection))
     text = f"{meta.title}: {rows_text(meta.row_count)}" + (" (truncated)" if meta.truncated else "")
     return Message(text=clip(text, 300), blocks=as_dicts(blocks))
 
@@ -197,19 +303,33 @@ def _summary(meta: StoredResult) -> str:
     )
 
 
-def _table(meta: StoredResult, rows: list[dict[str, Any]], fresh: str, first: int) -> TableBlock:
+def _table(
+    meta: StoredResult,
+    rows: list[dict[str, Any]],
+    fresh: str,
+    numbers: list[int],
+    tenant: str | None,
+) -> TableBlock:
     """The page as a table whose first column is each row's number in the whole result, so rows
-    can be chosen by number in Take actions (Slack draws no row numbers of its own)."""
+    can be chosen by number in Take actions (Slack draws no row numbers of its own). Device, file
+    and email ids link to their Defender portal pages."""
     columns = [c for c in meta.display_columns if c in {col.name for col in meta.columns}]
     if not columns:
         columns = [c.name for c in meta.columns]
     columns = columns[: MAX_TABLE_COLUMNS - 1]
-    per_cell = max(12, min(CELL_MAX, TABLE_CHAR_BUDGET // ((len(rows) + 1) * (len(columns) + 1))))
+    rows = rows[:100]
+    links = [[_entity_url(name, row, tenant) for name in columns] for row in rows]
+    # The addresses count towards what a table may hold: the cells' text gets what is left.
+    budget = TABLE_CHAR_BUDGET - sum(len(u) for row in links for u in row if u)
+    per_cell = max(12, min(CELL_MAX, budget // ((len(rows) + 1) * (len(columns) + 1))))
     header = [_cell(ROW_NUMBER, per_cell), *(_cell(name, per_cell) for name in columns)]
     body = [
-        [_cell(f"{first + index:,}", per_cell)]
-        + [_cell(cell_text(row.get(name)), per_cell) for name in columns]
-        for index, row in enumerate(rows[:100])
+        [_cell(f"{number:,}", per_cell)]
+        + [
+            _cell(cell_text(row.get(name)), per_cell, url)
+            for name, url in zip(columns, row_links, strict=True)
+        ]
+        for number, row, row_links in zip(numbers, rows, links, strict=False)
     ]
     return TableBlock(
         block_id=f"{ResultsBlock.TABLE}.{fresh}",
@@ -219,23 +339,59 @@ def _table(meta: StoredResult, rows: list[dict[str, Any]], fresh: str, first: in
     )
 
 
-def _cell(text: str, limit: int) -> dict[str, str]:
+def _entity_url(column: str, row: dict[str, Any], tenant: str | None) -> str | None:
+    """The portal page of the entity in this cell, when the column names one and its value (and,
+    for an email, the row's recipient) looks like an id rather than arbitrary text."""
+
+    def linkable(name: str) -> str | None:
+        value = cell_text(row.get(name)).strip()
+        return value if LINKABLE.match(value) else None
+
+    if column in ("DeviceId", "DeviceName") and (device := linkable("DeviceId")):
+        return device_url(device, tenant)
+    if column in ("SHA1", "SHA256") and (digest := linkable(column)):
+        return file_url(digest, tenant)
+    if column == "NetworkMessageId" and (message := linkable(column)):
+        recipient = linkable("RecipientEmailAddress")
+        return email_url(message, recipient, tenant) if recipient else None
+    return None
+
+
+def _cell(text: str, limit: int, url: str | None = None) -> dict[str, Any]:
     # raw_text is shown as is: no mrkdwn, no mentions, no links; it must not be empty.
     shown = clip(" ".join(text.split()), limit) if text.strip() else EMPTY_CELL
-    return {"type": "raw_text", "text": shown}
+    if url is None or not text.strip():
+        return {"type": "raw_text", "text": shown}
+    # A rich_text link's text is literal too; only the address (built by us) is a link.
+    link = {"type": "link", "url": url, "text": shown}
+    return {
+        "type": "rich_text",
+        "elements": [{"type": "rich_text_section", "elements": [link]}],
+    }
 
 
-def _buttons(meta: StoredResult, page: int, pages: int, fresh: str) -> ActionsBlock:
+def _buttons(
+    meta: StoredResult, page: int, pages: int, fresh: str, selection: Selection | None
+) -> ActionsBlock:
+    within = f":{selection.id}" if selection else ""
     elements = []
     if page > 1:
-        elements.append(_button("◀ Previous", ResultsAction.PREVIOUS, f"{meta.id}:{page - 1}"))
+        elements.append(
+            _button("◀ Previous", ResultsAction.PREVIOUS, f"{meta.id}:{page - 1}{within}")
+        )
     if page < pages:
-        elements.append(_button("Next ▶", ResultsAction.NEXT, f"{meta.id}:{page + 1}"))
+        elements.append(_button("Next ▶", ResultsAction.NEXT, f"{meta.id}:{page + 1}{within}"))
+    if meta.row_count:
+        elements.append(_button("Filter", ResultsAction.FILTER, f"{meta.id}{within}"))
+    if selection is not None:
+        elements.append(_button("Clear filter", ResultsAction.CLEAR_FILTER, meta.id))
     if meta.row_count:
         elements.append(_button("Export CSV", ResultsAction.EXPORT, meta.id))
     elements.append(_button("Re-run", ResultsAction.RERUN, meta.id))
     if meta.entity_kinds and meta.row_count:
-        elements.append(_button("Take actions", ResultsAction.TAKE_ACTIONS, meta.id, "primary"))
+        # From a filtered view, the Rows field starts as the filter.
+        take = json.dumps({"result": meta.id, "rows": selection.text}) if selection else meta.id
+        elements.append(_button("Take actions", ResultsAction.TAKE_ACTIONS, take, "primary"))
     return ActionsBlock(block_id=f"{ResultsBlock.ACTIONS}.{fresh}", elements=elements)
 
 
@@ -245,6 +401,39 @@ def _button(
     return ButtonElement(
         text=PlainTextObject(text=label), action_id=action, value=value, style=style
     )
+
+
+def render_filter_view(
+    meta: StoredResult, private_metadata: str, current: str = ""
+) -> dict[str, Any]:
+    """The Filter modal: one line in the same words as Take actions' Rows field."""
+    names = ", ".join(code(c) for c in meta.display_columns[:12])
+    intro = (
+        f"Show only the rows of {code(meta.hunt)} ({rows_text(meta.row_count)}) where a column "
+        "has a value: `=`, `!=`, `contains`, `starts with`, `ends with`; join with `and`. "
+        f"Columns: {names}."
+    )
+    return View(
+        type="modal",
+        callback_id=ResultsView.FILTER,
+        private_metadata=private_metadata,
+        title=PlainTextObject(text="Filter results"),
+        submit=PlainTextObject(text="Filter"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(text=mrkdwn(intro)),
+            InputBlock(
+                block_id=ResultsBlock.FILTER,
+                label=PlainTextObject(text="Rows where"),
+                element=PlainTextInputElement(
+                    action_id=INPUT_ELEMENT,
+                    placeholder=PlainTextObject(text="LatestDeliveryLocation = Inbox"),
+                    initial_value=current or None,
+                    max_length=FILTER_MAX_CHARS,
+                ),
+            ),
+        ],
+    ).to_dict()
 
 
 def render_divider() -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""A hunt someone asked for: written on the ack path, read by the job that runs it."""
+"""A hunt someone asked for: written on the ack path, read by the job that runs it.
+
+Beside each request: how it ended (`outcome`, claimed once: the worker's "posting" or a person's
+"cancelled:<user>", whichever comes first, so a Cancel can never race a post), and where its
+progress message is, so any worker or web process can update or remove it."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pydantic import BaseModel, Field
 from bot.state import keys
 
 REQUEST_TTL = timedelta(days=1)
+POSTING, CANCELLED = "posting", "cancelled"
 
 
 class HuntRequest(BaseModel):
@@ -26,6 +31,21 @@ class HuntRequest(BaseModel):
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class Progress(BaseModel):
+    """Where the visible "Running…" message of a hunt that takes a while is."""
+
+    channel: str
+    ts: str
+
+
+def _outcome_key(request_id: str) -> str:
+    return f"{keys.hunt_request(request_id)}:outcome"
+
+
+def _progress_key(request_id: str) -> str:
+    return f"{keys.hunt_request(request_id)}:progress"
+
+
 class HuntRequests:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
@@ -38,3 +58,35 @@ class HuntRequests:
     async def load(self, request_id: str) -> HuntRequest | None:
         raw = await self._redis.get(keys.hunt_request(request_id))
         return None if raw is None else HuntRequest.model_validate_json(raw)
+
+    # How it ended, decided once across every process (SET NX).
+
+    async def claim(self, request_id: str, outcome: str) -> str:
+        """Claim `outcome` for the request; the outcome that holds (ours, or the one before)."""
+        key = _outcome_key(request_id)
+        if await self._redis.set(key, outcome, nx=True, ex=REQUEST_TTL):
+            return outcome
+        held = await self._redis.get(key)
+        if held is None:  # expired between the two calls: a day-old request, nothing to decide
+            return outcome
+        return held.decode() if isinstance(held, bytes) else str(held)
+
+    async def outcome(self, request_id: str) -> str | None:
+        held = await self._redis.get(_outcome_key(request_id))
+        if held is None:
+            return None
+        return held.decode() if isinstance(held, bytes) else str(held)
+
+    async def cancelled_by(self, request_id: str) -> str | None:
+        """Who cancelled the hunt (an outcome of `cancelled:<user>`), or None."""
+        held = await self.outcome(request_id)
+        if held is None or not held.startswith(f"{CANCELLED}:"):
+            return None
+        return held.partition(":")[2]
+
+    async def save_progress(self, request_id: str, progress: Progress) -> None:
+        await self._redis.set(_progress_key(request_id), progress.model_dump_json(), ex=REQUEST_TTL)
+
+    async def progress(self, request_id: str) -> Progress | None:
+        raw = await self._redis.get(_progress_key(request_id))
+        return None if raw is None else Progress.model_validate_json(raw)

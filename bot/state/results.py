@@ -1,13 +1,18 @@
 """Hunt results kept in Redis for paging and export, from any process.
 
 Rows are stored compressed in chunks of `CHUNK_ROWS`, so turning a page reads one chunk rather
-than the whole result; export reads them all. Everything expires after the results TTL.
+than the whole result; export reads them all. A filter's matching row positions are kept as a
+`Selection` beside the rows, so paging through a filtered view reads only the chunks it shows.
+Everything expires after the results TTL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
+from array import array
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +24,7 @@ from bot.errors import HuntBotError
 from bot.state import keys
 
 CHUNK_ROWS = 100
+SCAN_CHUNKS = 20  # chunks read per Redis call when a filter scans a result
 
 
 class ResultExpired(HuntBotError):
@@ -78,6 +84,23 @@ def _unpack(blob: bytes | str) -> list[dict[str, Any]]:
     return [{k: _decode(v) for k, v in row.items()} for row in json.loads(zlib.decompress(blob))]
 
 
+class Selection(BaseModel):
+    """The rows of a result a filter matched: their positions (0-based) in the whole result."""
+
+    id: str
+    text: str  # the filter as the person typed it (normalised by the flow)
+    positions: list[int]
+
+
+def _selection_key(result_id: str, selection_id: str) -> str:
+    return f"{keys.result_meta(result_id).removesuffix(':meta')}:selection:{selection_id}"
+
+
+def selection_id(text: str) -> str:
+    """The same filter on the same result is the same selection (a short, stable id)."""
+    return "f" + hashlib.sha256(text.encode()).hexdigest()[:11]  # never all digits
+
+
 class ResultStore:
     def __init__(self, redis: aioredis.Redis, ttl: timedelta) -> None:
         """`redis` must answer bytes (RedisConnection.binary): chunks are compressed."""
@@ -123,6 +146,56 @@ class ResultStore:
             rows.extend(_unpack(blob))
         offset = first * CHUNK_ROWS
         return rows[start - offset : stop - offset]
+
+    async def rows_at(self, result_id: str, positions: list[int]) -> list[dict[str, Any]]:
+        """The rows at these positions, in the order given (reading only their chunks)."""
+        chunks = sorted({p // CHUNK_ROWS for p in positions})
+        if not chunks:
+            return []
+        blobs = await self._redis.hmget(  # type: ignore[misc]
+            keys.result_chunks(result_id), [str(n) for n in chunks]
+        )
+        unpacked = {n: _unpack(b) for n, b in zip(chunks, blobs, strict=True) if b is not None}
+        found = []
+        for p in positions:
+            chunk = unpacked.get(p // CHUNK_ROWS, [])
+            if p % CHUNK_ROWS < len(chunk):
+                found.append(chunk[p % CHUNK_ROWS])
+        return found
+
+    async def scan(
+        self, result_id: str, row_count: int
+    ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        """Every stored row with its position, a few chunks per Redis call (memory stays small)."""
+        chunk_count = -(-row_count // CHUNK_ROWS)
+        for first in range(0, chunk_count, SCAN_CHUNKS):
+            fields = [str(n) for n in range(first, min(first + SCAN_CHUNKS, chunk_count))]
+            blobs = await self._redis.hmget(keys.result_chunks(result_id), fields)  # type: ignore[misc]
+            for number, blob in zip(range(first, first + len(fields)), blobs, strict=True):
+                if blob is None:
+                    return
+                for offset, row in enumerate(_unpack(blob)):
+                    yield number * CHUNK_ROWS + offset, row
+
+    async def save_selection(self, result_id: str, text: str, positions: list[int]) -> Selection:
+        """Keep a filter's matching positions as long as the result is kept."""
+        selection = Selection(id=selection_id(text), text=text, positions=positions)
+        packed = zlib.compress(array("I", positions).tobytes(), 6)
+        blob = json.dumps({"text": text}).encode() + b"\n" + packed
+        await self._redis.set(_selection_key(result_id, selection.id), blob, ex=self._ttl)
+        return selection
+
+    async def selection(self, result_id: str, selection_id: str) -> Selection | None:
+        blob = await self._redis.get(_selection_key(result_id, selection_id))
+        if blob is None:
+            return None
+        assert isinstance(blob, bytes), "ResultStore needs a Redis client that answers bytes"
+        head, _, packed = blob.partition(b"\n")
+        positions = array("I")
+        positions.frombytes(zlib.decompress(packed))
+        return Selection(
+            id=selection_id, text=json.loads(head)["text"], positions=positions.tolist()
+        )
 
     async def all_rows(self, result_id: str) -> list[dict[str, Any]]:
         meta = await self.meta(result_id)

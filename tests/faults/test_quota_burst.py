@@ -230,7 +230,9 @@ async def _results_posted(
         posted = sum(
             1
             for c in slack.calls.calls
-            if c.method == "chat.postMessage" and c.ok and c.args.get("blocks")
+            if c.method == "chat.postMessage"
+            and c.ok
+            and "results.header" in str(c.args.get("blocks"))  # not a hunt's progress message
         )
         if posted >= count or time.monotonic() > deadline:
             return posted
