@@ -28,6 +28,8 @@ class HuntAccess:
         self._users = set(settings.hunt_allowed_users)
         self._groups = list(settings.hunt_allowed_usergroups)
         self._members = members
+        self._schedulers = set(settings.schedule_allowed_users)
+        self._scheduler_groups = list(settings.schedule_allowed_usergroups)
 
     def _channel_refusal(self, channel_id: str) -> Decision | None:
         if self._channels and channel_id not in self._channels:
@@ -60,6 +62,21 @@ class HuntAccess:
             if user_id in await self._members(group):
                 return ALLOWED
         return self._refused()
+
+    async def may_schedule(self, user_id: str, channel_id: str) -> Decision:
+        """Scheduling needs hunting in the channel and, when SCHEDULE_ALLOWED_* are set, a
+        place on that list: a schedule hunts every hour in the person's name."""
+        decision = await self.check(user_id, channel_id)
+        if not decision.allowed:
+            return decision
+        if not self._schedulers and not self._scheduler_groups:
+            return ALLOWED
+        if user_id in self._schedulers:
+            return ALLOWED
+        for group in self._scheduler_groups:
+            if user_id in await self._members(group):
+                return ALLOWED
+        return Decision(False, "You are not on the list of people who may schedule hunts.")
 
     @staticmethod
     def _refused() -> Decision:

@@ -37,6 +37,7 @@ from bot.slack.directory import usergroup_members
 from bot.state.approvals import ApprovalStore
 from bot.state.audit import AuditLog
 from bot.state.cards import CardLocations
+from bot.state.clock import ScheduleClock
 from bot.state.drafts import Drafts
 from bot.state.hunt_requests import HuntRequests
 from bot.state.incidents import IncidentStore
@@ -44,6 +45,7 @@ from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
 from bot.state.redis import RedisConnection, RedisUnavailable, check_redis, open_redis
 from bot.state.results import ResultStore
+from bot.state.schedules import ScheduleStore
 from bot.state.usergroups import GroupMembers
 from bot.web import create_web_app as _web_app
 from commands import register_all
@@ -119,6 +121,8 @@ async def start_services(
         drafts=Drafts(redis.client),
         cards=CardLocations(redis.client),
         queue=JobQueue(create_broker(redis.url)),
+        schedules=ScheduleStore(redis.client),
+        clock=ScheduleClock(redis.client, movable=settings.hunt_backend == "lab"),
     )
     for problem in services.catalog.problems:
         log.warning("hunt file skipped: %s", problem)

@@ -108,6 +108,9 @@ EXPECTED: dict[str, str] = {
     "HUNT_ALLOWED_CHANNELS": "comma-separated Slack channel ids where /hunt may run",
     "HUNT_ALLOWED_USERS": "comma-separated Slack user ids who may hunt",
     "HUNT_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may hunt",
+    "SCHEDULE_ALLOWED_USERS": "comma-separated Slack user ids who may schedule hunts",
+    "SCHEDULE_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may "
+    "schedule hunts",
     "RESULTS_TTL_DAYS": "how many days results stay available for paging and export (1-90)",
     "APPROVAL_POLICY_FILE": "the path of a YAML approval policy (approvers, quorum, expiry, "
     "target caps, protected devices and mailboxes per action or entity kind)",
@@ -175,7 +178,14 @@ class Settings(BaseSettings):
     hunt_allowed_channels: IdList = ()
     hunt_allowed_users: IdList = ()
     hunt_allowed_usergroups: IdList = ()
+    # Who may make, pause, resume and delete scheduled hunts: empty means anyone who may hunt.
+    schedule_allowed_users: IdList = ()
+    schedule_allowed_usergroups: IdList = ()
     results_ttl_days: int = Field(default=7, ge=1, le=90)
+    # A hunt still going after this long gets a visible progress message with Cancel, edited
+    # this often (bot/flows/hunt_progress.py says why it is not the private answer).
+    hunt_progress_after_seconds: float = Field(default=10, ge=0.1, le=600)
+    hunt_progress_every_seconds: float = Field(default=15, ge=0.1, le=600)
 
     # Who may approve remediation and on what terms; APPROVAL_POLICY_FILE refines these per action
     # or entity kind (bot/policy.py). No approvers configured means nothing can be approved.
@@ -219,8 +229,14 @@ class Settings(BaseSettings):
             raise ValueError("file not found")
         return value
 
-    @field_validator("hunt_allowed_channels", "hunt_allowed_users", "hunt_allowed_usergroups",
-                     mode="before")
+    @field_validator(
+        "hunt_allowed_channels",
+        "hunt_allowed_users",
+        "hunt_allowed_usergroups",
+        "schedule_allowed_users",
+        "schedule_allowed_usergroups",
+        mode="before",
+    )
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

@@ -19,7 +19,7 @@ from taskiq.api import run_receiver_task
 from bot.backoff import Backoff
 from bot.defender.capabilities import current_capabilities
 from bot.errors import HuntBotError
-from bot.flows import approvals, hunts
+from bot.flows import approvals, hunts, schedules
 from bot.flows.failures import failure_message
 from bot.queue import JobName
 from bot.services import Services
@@ -119,7 +119,7 @@ async def _redis_answers(services: Services, job: str) -> bool:
 
 
 async def run_worker(services: Services) -> None:
-    """Consume jobs in this process until cancelled, and keep approvals moving."""
+    """Consume jobs in this process until cancelled, and keep approvals and schedules moving."""
     await record_capabilities(services)
     keeping = asyncio.create_task(_housekeeping(services))
     try:
@@ -137,19 +137,20 @@ async def _housekeeping(services: Services) -> None:
     while True:
         try:
             await approvals.housekeeping(services)
+            await schedules.run_due(services)  # each due tick is claimed by one worker only
         except (RedisConnectionError, RedisTimeoutError) as exc:
             delay = backoff.next()
             log.warning(
-                "approval housekeeping: Redis unreachable (%s); trying again in %.1f s",
+                "housekeeping: Redis unreachable (%s); trying again in %.1f s",
                 type(exc).__name__,
                 delay,
             )
         except Exception:
             delay = backoff.next()
-            log.exception("approval housekeeping failed; trying again in %.1f s", delay)
+            log.exception("housekeeping failed; trying again in %.1f s", delay)
         else:
             if backoff.attempt:
-                log.warning("approval housekeeping: working again")
+                log.warning("housekeeping: working again")
             backoff.reset()
             delay = HOUSEKEEPING_EVERY
         await asyncio.sleep(delay)

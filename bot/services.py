@@ -22,6 +22,7 @@ from bot.policy import ApprovalPolicy
 from bot.queue import JobQueue
 from bot.state.approvals import ApprovalStore
 from bot.state.cards import CardLocations
+from bot.state.clock import ScheduleClock
 from bot.state.drafts import Drafts
 from bot.state.hunt_requests import HuntRequests
 from bot.state.incidents import IncidentStore
@@ -29,6 +30,7 @@ from bot.state.pacing import ChannelPacer
 from bot.state.quota import HuntingQuota
 from bot.state.redis import RedisConnection
 from bot.state.results import ResultStore
+from bot.state.schedules import ScheduleStore
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Services:
     cards: CardLocations
     incidents: IncidentStore
     queue: JobQueue
+    schedules: ScheduleStore
+    clock: ScheduleClock  # the time schedules run by (the console's `wait` moves a lab's)
     bot_user_id: str = ""
     _backend: HuntingBackend | None = None
     _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

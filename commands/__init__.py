@@ -14,9 +14,9 @@ from commands.context import Listeners
 
 
 def register_all(app: AsyncApp, services: Services) -> Listeners:
-    from commands import actions, approvals, hunt, incidents, mentions, results
+    from commands import actions, approvals, hunt, incidents, mentions, results, schedules
 
     listeners = Listeners(app, services)
-    for module in (hunt, results, actions, approvals, mentions, incidents):
+    for module in (hunt, results, actions, approvals, mentions, incidents, schedules):
         module.register(listeners)
     return listeners

@@ -24,7 +24,7 @@ from bot.flows.failures import failure_message
 from bot.flows.permissions import Press, Who, check
 from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice, render_notice, render_notice_view
-from bot.slack.delivery import tell_user
+from bot.slack.delivery import replace_private, tell_user
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,14 @@ class Context:
         """Privately, where the person is: the response URL, else an ephemeral (or their DM)."""
         f = self.facts
         await tell_user(self.services.slack, f.channel, f.user, message, f.response_url)
+
+    async def replace(self, message: Message) -> None:
+        """In place of the private message the button was on; else privately, as `tell`."""
+        f = self.facts
+        if not f.response_url:
+            await self.tell(message)
+            return
+        await replace_private(self.services.slack, f.channel, f.user, message, f.response_url)
 
 
 CommandAnswer = Callable[[Context], Awaitable[Message]]

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.actions.offer import SENDER_COPY_TABLES
 from bot.defender.results import HuntingBackend, HuntResult
 from bot.errors import HuntBotError, QuotaExhausted
+from bot.flows import schedules
 from bot.flows.hunt_progress import HuntCancelled, HuntProgress, until_cancelled
 from bot.formats import to_csv
 from bot.hunts import Hunt, RenderedHunt, split_arguments
@@ -38,6 +39,7 @@ from bot.slack.mrkdwn import code, user
 from bot.state.hunt_requests import POSTING, HuntRequest
 from bot.state.quota import RETURNING_ARRIVAL, QuotaWait
 from bot.state.results import StoredResult, now
+from bot.state.schedules import LastRun
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,15 @@ MAX_LISTED_INCIDENTS = 40
 EXPORT_PROGRESS_ROWS = 10_000
 EXPORT_PROGRESS_EVERY = 2.0
 DEFENDER_RETENTION = timedelta(days=30)
+# A scheduled run waiting for the quota lets people's hunts that arrive within this go first.
+SCHEDULED_YIELD = timedelta(minutes=15)
 
 # Verbs whose answer needs Slack or a group lookup: acked with a word, answered after the ack.
 ANSWERED_AFTER_ACK = {
     "audit": "Reading the audit log…",
     "incidents": "Listing this channel's open incidents…",
+    "schedule": "Scheduling…",
+    "schedules": "Listing this channel's scheduled hunts…",
 }
 
 
@@ -86,7 +92,8 @@ async def answer_command(
 async def answer_after_ack(
     services: Services, user_id: str, team_id: str, channel_id: str, text: str
 ) -> Message | None:
-    """The second answer of `/hunt incidents` and `/hunt audit [N]`; None for other verbs."""
+    """The second answer of `/hunt incidents`, `audit [N]`, `schedule` and `schedules`; None for
+    other verbs."""
     words = text.split()
     verb = words[0].lower() if words else ""
     if verb == "incidents":
@@ -94,6 +101,11 @@ async def answer_after_ack(
     if verb == "audit":
         count = int(words[1]) if len(words) > 1 and words[1].isdigit() else AUDIT_DEFAULT
         return await audit_log(services, user_id, count)
+    if verb == "schedule":
+        rest = text.strip().partition(" ")[2]
+        return await schedules.make_schedule(services, user_id, team_id, channel_id, rest)
+    if verb == "schedules":
+        return await schedules.list_schedules(services, team_id, channel_id, user_id)
     return None
 
 
@@ -272,6 +284,25 @@ async def _store_and_post(
         ),
         None,
     )
+    found = None
+    if request.schedule_id is not None:
+        found = result.row_count
+        new_rows = await schedules.only_new(
+            s, request.schedule_id, request.id, result.rows, hunt.key
+        )
+        await s.schedules.record_run(
+            request.schedule_id,
+            LastRun(
+                at=await s.clock.now(),
+                found=found,
+                new=len(new_rows),
+                result_id=request.id if new_rows else None,
+            ),
+        )
+        if not new_rows:
+            log.info("schedule %s: nothing new in %d rows", request.schedule_id, found)
+            return  # nothing new: nothing posted (the schedules list shows the run)
+        result = result.model_copy(update={"rows": new_rows})
     meta = StoredResult(
         id=request.id,
         hunt=hunt.name,
@@ -293,6 +324,8 @@ async def _store_and_post(
         row_count=result.row_count,
         truncated=result.truncated,
         lookback=lookback,
+        schedule_id=request.schedule_id,
+        found=found,
     )
     await s.results.save(meta, result)
     await _post_results(s, request, meta, result.rows[:PAGE_ROWS])
@@ -341,7 +374,7 @@ async def _wait_for_quota(
     told_paused, told_start = False, None
     try:
         while wait := await services.quota.acquire(
-            request.id, call_id=call, arrived_ms=RETURNING_ARRIVAL if again else None
+            request.id, call_id=call, arrived_ms=_arrival(request, again)
         ):
             start = time.monotonic() + wait.seconds
             if progress is not None:
@@ -359,6 +392,16 @@ async def _wait_for_quota(
         # A hunt that fails (or whose worker stops) while queued must not hold up the others.
         await asyncio.shield(services.quota.leave(request.id))
         raise
+
+
+def _arrival(request: HuntRequest, again: bool) -> int | None:
+    """Where a hunt joins the quota's queue: from now; ahead of newcomers after a 429; and a
+    schedule's run as if it came SCHEDULED_YIELD later, so people's hunts go first."""
+    if again:
+        return RETURNING_ARRIVAL
+    if request.schedule_id is not None:
+        return int((time.time() + SCHEDULED_YIELD.total_seconds()) * 1000)
+    return None
 
 
 def _quota_words(hunt: str, wait: QuotaWait) -> str:

@@ -94,6 +94,9 @@ class Hunt(BaseModel):
     query: str = Field(min_length=1, max_length=30_000)
     columns: tuple[str, ...] = Field(min_length=1, max_length=MAX_DISPLAY_COLUMNS)
     entities: Entities = Entities()
+    # The columns that make a row the same row in a later run, for schedules that post only new
+    # rows; none: the whole row (rows with computed times then always look new).
+    key: tuple[str, ...] = Field(default=(), max_length=10)
 
     @model_validator(mode="after")
     def _parameters_match_query(self) -> Hunt:
@@ -110,6 +113,11 @@ class Hunt(BaseModel):
             raise ValueError(f"query: declares its own let for parameter {', '.join(redeclared)}")
         if len(set(self.columns)) != len(self.columns):
             raise ValueError("columns: a column is listed twice")
+        if len(set(self.key)) != len(self.key):
+            raise ValueError("key: a column is listed twice")
+        strangers = [c for c in self.key if c not in self.columns]
+        if strangers:
+            raise ValueError(f"key: not among the columns: {', '.join(strangers)}")
         return self
 
     @property
@@ -150,7 +158,7 @@ class Hunt(BaseModel):
                 except ValueError as exc:
                     raise BadArgument(
                         f"`{param.name}` is not valid: {exc}.",
-                        hint=f"Expected {param.expected}, for example {param.name}={param.example}",
+                        hint=f"For example: /hunt {self.name} {param.name}={param.example}",
                     ) from None
             elif param.required:
                 missing.append(param)
@@ -162,7 +170,7 @@ class Hunt(BaseModel):
                 f"`{self.name}` needs "
                 + ", ".join(f"`{p.name}` ({p.expected})" for p in missing)
                 + ".",
-                hint=f"For example: {self.name} {example}",
+                hint=f"For example: /hunt {self.name} {example}",
             )
         return values
 
@@ -177,11 +185,11 @@ class Hunt(BaseModel):
         if len(target) != 1:
             raise BadArgument(
                 f"`{value}` is not of the form name=value.",
-                hint=f"`{self.name}` takes: {self.usage()}",
+                hint=f"Try: /hunt {self.usage()}",
             )
         name = target[0].name
         if name in arguments:
-            raise BadArgument(f"`{name}` is given twice.", hint="Give each argument once.")
+            raise BadArgument(f"`{name}` is given twice; give it once.")
         return {**{k: v for k, v in arguments.items() if k != BARE}, name: value}
 
     def usage(self) -> str:

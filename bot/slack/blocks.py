@@ -296,6 +296,15 @@ def _summary(meta: StoredResult) -> str:
         if meta.lookback
         else "all the data Defender keeps (30 days)"
     )
+    if meta.schedule_id is not None:
+        # A schedule's run: say whose schedule it is and that rows posted before are left out.
+        found = meta.found if meta.found is not None else meta.row_count
+        return (
+            f":calendar: {code(meta.hunt)} scheduled as *{escape(meta.schedule_id)}* by "
+            f"{user(meta.requested_by)} on {escape(meta.backend)} · *{meta.row_count:,} new* of "
+            f"{rows_text(found)} found{' (truncated)' if meta.truncated else ''} (rows earlier "
+            f"runs posted are left out) · {meta.seconds:.1f}s · {window}"
+        )
     return (
         f"{code(meta.hunt)} run by {user(meta.requested_by)} on {escape(meta.backend)} · "
         f"*{rows_text(meta.row_count)}*{' (truncated)' if meta.truncated else ''} · "

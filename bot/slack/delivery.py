@@ -43,3 +43,19 @@ async def tell_user(
             await slack.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
     except SlackApiError as exc:
         log.warning("could not tell %s: %s", user_id, exc.response.get("error"))
+
+
+async def replace_private(
+    slack: AsyncWebClient, channel: str | None, user_id: str, message: Message, response_url: str
+) -> None:
+    """Replace the private message a button was pressed on (a list, say) with `message`; a new
+    private answer if its response URL no longer works."""
+    try:
+        answer = await AsyncWebhookClient(response_url).send(
+            text=message.text, blocks=message.blocks, replace_original=True
+        )
+        if answer.status_code == 200:
+            return
+    except Exception as exc:
+        log.warning("response URL failed (%s); answering anew", type(exc).__name__)
+    await tell_user(slack, channel, user_id, message)

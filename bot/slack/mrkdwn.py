@@ -61,3 +61,14 @@ def duration(span: timedelta) -> str:
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """A count with its noun as a person says it: 1 incident, 12 incidents, 1,204 rows."""
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+def frequency(every: timedelta) -> str:
+    """A frequency as a person says it: 15 min, 1 h, 3 h, 1 day, 2 days."""
+    minutes = int(every.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return f"{days} day{'s' * (days != 1)}"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"

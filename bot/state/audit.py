@@ -38,6 +38,11 @@ class AuditEvent(StrEnum):
     INCIDENT_REOPENED = "incident_reopened"
     NOTE_ADDED = "note_added"  # the text in `note`
     HUNT_RECORDED = "hunt_recorded"  # hunt, result_id, rows run in the incident's thread
+    # Scheduled hunts (bot/flows/schedules.py): target = the schedule id, note = how often.
+    SCHEDULE_CREATED = "schedule_created"
+    SCHEDULE_PAUSED = "schedule_paused"
+    SCHEDULE_RESUMED = "schedule_resumed"
+    SCHEDULE_DELETED = "schedule_deleted"
 
 
 class AuditEntry(BaseModel):

@@ -28,6 +28,7 @@ class HuntRequest(BaseModel):
     response_url: str | None = None
     thread_ts: str | None = None  # set when the results belong in an existing incident thread
     rerun_of: str | None = None
+    schedule_id: str | None = None  # set when a schedule's tick asked for it: post only new rows
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

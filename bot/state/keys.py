@@ -157,6 +157,11 @@ def schedule_seen(schedule_id: str) -> str:
     return f"{PREFIX}:schedule-seen:{schedule_id}"
 
 
+def schedule_run(run_id: str) -> str:
+    """A set: the row keys one scheduled run found new (its answer, should it ask again)."""
+    return f"{PREFIX}:schedule-run:{run_id}"
+
+
 def schedule_sequence() -> str:
     return f"{PREFIX}:schedules:sequence"
 
@@ -168,3 +173,8 @@ def schedules_due() -> str:
 
 def schedules_in_channel(team: str, channel: str) -> str:
     return f"{PREFIX}:schedules:{team}:{channel}"
+
+
+def clock_offset() -> str:
+    """Seconds the console's `wait` moved the schedules' time ahead of the wall clock (lab only)."""
+    return f"{PREFIX}:clock:offset"

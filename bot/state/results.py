@@ -53,6 +53,8 @@ class StoredResult(BaseModel):
     row_count: int
     truncated: bool
     lookback: str | None = None
+    schedule_id: str | None = None  # the schedule whose run this is: rows hold only new ones
+    found: int | None = None  # a scheduled run's rows before the ones posted earlier were left out
     message_ts: str | None = None
     thread_ts: str | None = None
 

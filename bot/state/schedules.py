@@ -50,13 +50,25 @@ end
 return out
 """
 
-# KEYS[1] the seen set; ARGV[1] its TTL in seconds; ARGV[2..] row keys. The keys not seen before.
+# KEYS[1] the seen set, KEYS[2] this run's fresh keys; ARGV[1] the TTL in seconds, ARGV[2..] the
+# row keys. The keys no other run saw first; a run asking again (its job redelivered after a
+# crash) gets the same answer, so what it should post is never lost between claim and post.
 _FIRST_SEEN = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local kept = redis.call('SMEMBERS', KEYS[2])
+  for i, key in ipairs(kept) do if key == '' then table.remove(kept, i) break end end
+  return kept
+end
 local fresh = {}
+redis.call('SADD', KEYS[2], '')  -- marks the run as answered, even when nothing is new
 for i = 2, #ARGV do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then table.insert(fresh, ARGV[i]) end
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    table.insert(fresh, ARGV[i])
+    redis.call('SADD', KEYS[2], ARGV[i])
+  end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], 86400)
 return fresh
 """
 
@@ -181,6 +193,7 @@ class ScheduleStore:
         schedule = await self.get(schedule_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.schedule(schedule_id), keys.schedule_seen(schedule_id))
+
             pipe.zrem(keys.schedules_due(), schedule_id)
             pipe.srem(keys.schedules_in_channel(schedule.team, schedule.channel), schedule_id)
             await pipe.execute()
@@ -196,12 +209,11 @@ class ScheduleStore:
             for i in range(0, len(flat), 2)
         ]
 
-    async def first_seen(self, schedule_id: str, row_keys: list[str]) -> set[str]:
-        """Records `row_keys` as posted; answers those no earlier run of the schedule posted."""
-        if not row_keys:
-            return set()
+    async def first_seen(self, schedule_id: str, run_id: str, row_keys: list[str]) -> set[str]:
+        """Records `row_keys` as posted by run `run_id`; answers those no other run posted (the
+        same answer every time the same run asks)."""
         fresh = await self._first_seen(
-            keys=[keys.schedule_seen(schedule_id)],
+            keys=[keys.schedule_seen(schedule_id), keys.schedule_run(run_id)],
             args=[int(SEEN_TTL.total_seconds()), *row_keys],
         )
         return set(fresh)

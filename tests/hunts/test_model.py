@@ -35,7 +35,7 @@ def test_arguments_become_typed_lets_ahead_of_the_query(logons):
 def test_missing_required_argument_names_it_with_an_example(logons):
     with pytest.raises(BadArgument, match="needs `account` \\(an email address\\)") as caught:
         logons.render({})
-    assert "recent-logons account=alex@contoso.com" in caught.value.hint
+    assert caught.value.hint == "For example: /hunt recent-logons account=alex@contoso.com"
 
 
 def test_unknown_argument_suggests_the_closest_names(logons):
@@ -50,6 +50,14 @@ def test_bad_value_gives_the_type_and_an_example(logons):
     ) as caught:
         logons.render({"account": "a@b.co", "max_rows": "5000"})
     assert "max_rows=50" in caught.value.hint
+
+
+def test_a_bad_value_is_said_once_and_the_example_is_what_to_type_in_slack(logons):
+    with pytest.raises(BadArgument) as caught:
+        logons.render({"account": "a@b.co", "lookback": "forever"})
+    assert "expected a number and a unit" in caught.value.message
+    # The hint adds an example to type, rather than saying what was expected again.
+    assert caught.value.hint == "For example: /hunt recent-logons lookback=1d"
 
 
 def test_identifiers_ignore_strings_and_comments():

@@ -76,7 +76,7 @@ async def test_a_paused_schedule_never_runs_and_resumes_at_its_next_tick(redis):
 async def test_a_deleted_schedule_is_gone_everywhere(redis):
     store = ScheduleStore(redis)
     await _hourly(store)
-    await store.first_seen("SCH-1", ["row-a"])
+    await store.first_seen("SCH-1", "run-1", ["row-a"])
     await store.delete("SCH-1")
     assert await store.in_channel("T1", "C1") == []
     assert await store.claim_due(T0 + 2 * HOUR) == []
@@ -89,12 +89,22 @@ async def test_a_deleted_schedule_is_gone_everywhere(redis):
 async def test_rows_are_new_once_even_when_two_runs_overlap(redis):
     store = ScheduleStore(redis)
     await _hourly(store)
-    assert await store.first_seen("SCH-1", ["a", "b"]) == {"a", "b"}
+    assert await store.first_seen("SCH-1", "run-1", ["a", "b"]) == {"a", "b"}
     first, second = await asyncio.gather(
-        store.first_seen("SCH-1", ["b", "c", "d"]), store.first_seen("SCH-1", ["c", "d", "e"])
+        store.first_seen("SCH-1", "run-2", ["b", "c", "d"]),
+        store.first_seen("SCH-1", "run-3", ["c", "d", "e"]),
     )
     assert first | second == {"c", "d", "e"}
     assert not first & second
+
+
+async def test_a_run_asking_again_after_a_crash_gets_the_same_new_rows(redis):
+    store = ScheduleStore(redis)
+    await _hourly(store)
+    assert await store.first_seen("SCH-1", "run-1", ["a", "b"]) == {"a", "b"}
+    assert await store.first_seen("SCH-1", "run-1", ["a", "b"]) == {"a", "b"}
+    assert await store.first_seen("SCH-1", "run-2", ["a", "b"]) == set()
+    assert await store.first_seen("SCH-1", "run-2", ["a", "b"]) == set()
 
 
 async def test_the_channel_lists_its_schedules_with_their_last_run(redis):
