@@ -197,6 +197,29 @@ def lab_init(
         out.print(f"  {table_name:<28} {count:>9,} rows", highlight=False)
 
 
+@lab_app.command("plant")
+def lab_plant(
+    scenario: Annotated[
+        str, typer.Argument(help="zap-miss, spam, phish-click, ransomware, ... (see the README).")
+    ],
+    path: Annotated[Path | None, typer.Option(help="Database file (default: LAB_DB).")] = None,
+) -> None:
+    """Add a fresh copy of a planted scenario, timed now, for the next hunt or scheduled run."""
+    from bot.defender.lab import LabTenant
+    from bot.defender.lab.plant import plant
+
+    target = path or settings().lab_db
+    LabTenant.open(target)  # made first if there is none yet, as a hunt would
+    planted = plant(target, scenario)
+    out.print(
+        f"Planted {planted.scenario} at {planted.at:%H:%M} UTC: {planted.person} on "
+        f"{planted.device}, {planted.key_column} {planted.key}. "
+        f"`hunt-bot hunt {planted.hunt} lookback=1h` finds it.",
+        highlight=False,
+        markup=False,
+    )
+
+
 # -- serving Slack ---------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 Started here, in this order: an embedded Redis when REDIS_URL is unset (next to the lab's
 database), the Web API stand-in, the lab tenant, and the bot itself (its HTTP server and an
 in-process worker, from `bot.app.serve_in_process`) pointed at the stand-in with a signing
-secret made for this run. Then each line, typed or from `--script`, is played as a person in
+secret made for this run, and the console's own handle on the same Redis and lab for `wait` and
+`plant`. Then each line, typed or from `--script`, is played as a person in
 #soc; `--transcript` gets every Web API call the bot made, and every ack's body, as JSON lines.
 """
 
@@ -26,6 +27,8 @@ from bot.errors import HuntBotError
 from bot.state.redis import open_redis
 
 from .calls import Call
+from .lab_controls import LabControls
+from .model import TEAM_ID
 from .platform import SlackPlatform
 from .session import ConsoleSession
 from .slack_requests import SignedSender
@@ -96,7 +99,7 @@ async def _start(
             or (APPROVERS_GROUP,),
         }
     )
-    from bot.app import serve_in_process
+    from bot.app import serve_in_process, start_services
     from bot.queue import jobs_pending
 
     with out.status(Text("starting hunt-bot")):
@@ -114,8 +117,14 @@ async def _start(
             style="dim",
         )
     )
+    # The bot's own stores and queue, for moving the schedules' clock and running what falls
+    # due (LabControls): the same Redis and lab as the bot above, not a second bot.
+    services = await start_services(bot_settings)
+    stack.push_async_callback(services.aclose)
     platform = SlackPlatform(stand_in, sender, on_answer=writer.answer if writer else None)
-    return ConsoleSession(platform, out, jobs_busy=lambda: jobs_pending(queue))
+    places = [(TEAM_ID, channel) for channel in stand_in.workspace.channels]
+    controls = LabControls(services, settings.lab_db, places)
+    return ConsoleSession(platform, out, jobs_busy=lambda: jobs_pending(queue), controls=controls)
 
 
 async def _prepare_lab(settings: Settings, out: Console) -> None:

@@ -5,6 +5,9 @@ what the bot then does is drawn once it has settled.
 the console can see the job queue), bounded by a limit long enough for a hunt. A line fails,
 with the reason printed, when it is not understood, names no button or input that is there,
 gets an HTTP error from the bot, or nothing at all happens in time.
+
+`wait` and `plant` act on the world around the bot rather than as a person (lab_controls.py):
+the schedules' clock, and the lab tenant's data.
 """
 
 from __future__ import annotations
@@ -16,14 +19,23 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
+
+from bot.errors import HuntBotError
 
 from .calls import Call, Effect
 from .model import BOT_ID, Channel, User
 from .platform import ButtonRef, Sent, SlackPlatform, buttons_in
 from .render import ButtonNumbers, Renderer
+
+if TYPE_CHECKING:
+    from bot.state.schedules import Schedule
+
+    from .lab_controls import LabControls, Waited
 
 HELP = """\
 /hunt ...               run a slash command in the channel
@@ -33,10 +45,40 @@ fill LABEL=VALUE        type into (or pick from) an input of the open modal
 submit | cancel         submit or close the open modal
 as @NAME                act as another person (@alice, @bob, @carol)
 thread                  show the current incident thread
-help | quit"""
+wait DURATION           move the schedules' clock on (wait 1h, 90m, 2d): what falls due runs
+plant SCENARIO          add a fresh copy of a lab scenario, timed now, for the next run to find
+help | quit
+
+wait moves only the clock schedules run by: hunts, their results and the lab keep real times.
+A schedule due several times during one wait runs once, as after an outage."""
 
 EMOJI = re.compile(r":[a-z0-9_+\-]+:")
 NAME_MENTION = re.compile(r"@([a-z0-9._\-]+)")
+
+
+WAIT_UNITS = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
+WAIT_PART = re.compile(r"(\d+)\s*(d|h|min|m|s)", re.IGNORECASE)
+
+
+def help_text(scenarios: dict[str, str] | None) -> str:
+    """The commands, and the scenarios `plant` knows when the console has a lab to plant in."""
+    if not scenarios:
+        return HELP
+    width = max(len(name) for name in scenarios) + 2
+    listed = "\n".join(f"  {name:<{width}}{about}" for name, about in scenarios.items())
+    return f"{HELP}\n\nScenarios to plant (and the hunt that finds them):\n{listed}"
+
+
+def parse_wait(text: str) -> timedelta:
+    """'1h' -> one hour; '1h30m', '90m', '2d', '45s' too."""
+    compact = text.replace(" ", "")
+    parts = WAIT_PART.findall(compact)
+    if not compact or "".join(f"{n}{u}" for n, u in parts).lower() != compact.lower():
+        raise LineFailed(f"wait needs a duration such as 15m, 1h or 2d, not {text!r}")
+    span = timedelta(seconds=sum(int(n) * WAIT_UNITS[u.lower()] for n, u in parts))
+    if span <= timedelta(0):
+        raise LineFailed("wait needs a duration longer than nothing")
+    return span
 
 
 class LineFailed(Exception):
@@ -77,6 +119,7 @@ class ConsoleSession:
         *,
         jobs_busy: Callable[[], Awaitable[bool]] | None = None,
         timing: Timing | None = None,
+        controls: LabControls | None = None,
     ) -> None:
         self.platform = platform
         self.workspace = platform.workspace
@@ -84,6 +127,8 @@ class ConsoleSession:
         self.out = out
         self.jobs_busy = jobs_busy
         self.timing = timing or Timing()
+        self.controls = controls
+        self.help = help_text(controls.scenarios if controls else None)
         alice = self.workspace.user_by_name("alice")
         assert alice is not None
         self.user: User = alice
@@ -105,7 +150,7 @@ class ConsoleSession:
         return 0
 
     async def interactive(self) -> int:
-        self.out.print(Text(HELP, style="dim"))
+        self.out.print(Text(self.help, style="dim"))
         while True:
             prompt = f"{self.user.name} in #{self.channel.name}> "
             try:
@@ -114,9 +159,6 @@ class ConsoleSession:
                 return 0
             if line.strip() in ("quit", "exit"):
                 return 0
-            if line.strip() == "help":
-                self.out.print(Text(HELP, style="dim"))
-                continue
             try:
                 await self.run_line(line, echo=False)
             except LineFailed as exc:
@@ -163,6 +205,15 @@ class ConsoleSession:
             elif verb == "thread":
                 self._show_thread()
                 return
+            elif verb == "help":
+                self.out.print(Text(self.help, style="dim"))
+                return
+            elif verb == "wait":
+                await self._wait(rest)
+                return
+            elif verb == "plant":
+                await self._plant(rest)
+                return
             else:
                 raise LineFailed(f"unknown command {verb!r} (type help for the commands)")
         except LookupError as exc:
@@ -206,6 +257,41 @@ class ConsoleSession:
             if message is not None and message.bot_id == BOT_ID:
                 self.thread_ts = message.thread_ts if message.is_reply else message.ts
         return await self.platform.press(self.user, button)
+
+    async def _wait(self, text: str) -> None:
+        controls = self._lab_controls("wait")
+        span = parse_wait(text)
+        calls_before = len(self.calls)
+        started = time.monotonic()
+        waited = await controls.wait(span)
+        if waited.ran:
+            await self._settle_jobs(started)
+        calls = self.calls.since(calls_before)
+        self._show([effect for call in calls for effect in call.effects], calls)
+        now = await controls.last_runs(s.id for s in waited.ran)
+        self.out.print(Text(_waited_line(waited, {s.id: s for s in now}), style="dim"))
+
+    async def _plant(self, name: str) -> None:
+        controls = self._lab_controls("plant")
+        if not name:
+            raise LineFailed("plant needs a scenario: " + ", ".join(controls.scenarios))
+        try:
+            planted = await controls.plant(name)
+        except HuntBotError as exc:
+            raise LineFailed(exc.message + (f" {exc.hint}" if exc.hint else "")) from None
+        self.out.print(
+            Text(
+                f"(planted {planted.scenario} at {planted.at:%H:%M} UTC: {planted.person}, "
+                f"new to the lab, on {planted.device}; {planted.key_column} {planted.key}. "
+                f"/hunt {planted.hunt} finds it.)",
+                style="dim",
+            )
+        )
+
+    def _lab_controls(self, verb: str) -> LabControls:
+        if self.controls is None:
+            raise LineFailed(f"{verb} needs the console's own bot and lab tenant")
+        return self.controls
 
     def _numbered(self, number: int) -> ButtonRef:
         if not 1 <= number <= len(self.numbers.buttons):
@@ -310,6 +396,19 @@ class ConsoleSession:
             else:
                 return
 
+    async def _settle_jobs(self, started: float) -> None:
+        """After `wait` queued scheduled hunts: until they are done and Slack has gone quiet.
+        A run that finds nothing new posts nothing, so no post is waited for."""
+        deadline = started + self.timing.limit
+        while time.monotonic() < deadline:
+            quiet = await self.calls.quiet(
+                period=self.timing.quiet, timeout=deadline - time.monotonic(), since=started
+            )
+            if quiet and (self.jobs_busy is None or not await self.jobs_busy()):
+                return
+            await asyncio.sleep(0.05)
+        raise LineFailed(f"the scheduled hunts were still running after {self.timing.limit:.0f} s")
+
     def _show(self, effects: list[Effect], calls: list[Call]) -> None:
         self.renderer.start()
         seen: set[Effect] = set()
@@ -377,6 +476,44 @@ class ConsoleSession:
 
     def _fail(self, message: str) -> None:
         self.out.print(Text(f"✗ {message}", style="bold red"))
+
+
+def _waited_line(waited: Waited, now: dict[str, Schedule]) -> str:
+    """What a wait did: the clock, and each schedule that fell due and what its run found."""
+    ahead = round(waited.ahead.total_seconds() / 60)
+    clock = (
+        f"the schedules' clock is now {waited.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{_span(timedelta(minutes=ahead))} ahead of the real time"
+    )
+    if not waited.ran:
+        return f"({clock}; no schedule was due)"
+    runs = [f"{s.id} {s.hunt}{_outcome(s, now.get(s.id))}" for s in waited.ran]
+    ran = "1 schedule ran" if len(runs) == 1 else f"{len(runs)} schedules ran"
+    return f"({clock}; {ran}: " + "; ".join(runs) + ")"
+
+
+def _outcome(before: Schedule, after: Schedule | None) -> str:
+    if after is None:
+        return ", deleted since"
+    run = after.last_run
+    if run is None or run == before.last_run:
+        return ""  # still running, or its outcome is not recorded
+    if run.error:
+        return f", did not run: {run.error}"
+    if run.new == 0:
+        return ", nothing new to post"
+    return f", {run.new} new row{'s' if run.new != 1 else ''} posted"
+
+
+def _span(span: timedelta) -> str:
+    """45 min, 3 h, 2 days 4 h: exact, unlike a message's rounded duration."""
+    minutes = int(span.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes or not parts else []
+    return " ".join(parts)
 
 
 def _normalise(label: str) -> str:
