@@ -134,6 +134,15 @@ async def run_due(services: Services) -> list[Due]:
             )
             await services.hunt_requests.save(request)
             await services.queue.enqueue_hunt(request.id)
+            await services.approvals.audit.record(
+                AuditEvent.SCHEDULE_RAN,
+                user_id=schedule.owner,
+                channel=schedule.channel,
+                target=schedule.id,
+                hunt=schedule.hunt,
+                result_id=request.id,
+                note=f"tick {tick.tick.isoformat()}",
+            )
         except HuntBotError as exc:  # the hunt file went away, a parameter no longer fits
             log.warning("schedule %s did not run: %s", tick.schedule_id, exc.message)
             await services.schedules.record_run(

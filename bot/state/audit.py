@@ -43,6 +43,7 @@ class AuditEvent(StrEnum):
     SCHEDULE_PAUSED = "schedule_paused"
     SCHEDULE_RESUMED = "schedule_resumed"
     SCHEDULE_DELETED = "schedule_deleted"
+    SCHEDULE_RAN = "schedule_ran"  # a tick ran in its owner's name: result_id, note = the tick
 
 
 class AuditEntry(BaseModel):

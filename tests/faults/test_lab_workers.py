@@ -60,10 +60,12 @@ FAILED = ("lab tenant is busy", "went wrong", "Cannot open", "Could not set lock
 
 
 @contextmanager
-def workers(env: dict[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(
+    env: dict[str, str], logs: Path, count: int = WORKERS
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     try:
-        for n in range(WORKERS):
+        for n in range(count):
             with (logs / f"worker{n}.err").open("wb") as err:
                 started.append(
                     subprocess.Popen(
