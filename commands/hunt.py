@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows import hunts
+from bot.flows import hunts, stale_incidents
 from bot.flows.permissions import Who
 from bot.slack.blocks import Message
 from commands.context import Context, Listeners
@@ -10,6 +10,8 @@ from commands.context import Context, Listeners
 
 async def answer(ctx: Context) -> Message:
     f = ctx.facts
+    if stale_incidents.asked_for(f.text):  # answered after the ack: it asks Slack for links
+        return stale_incidents.acknowledge()
     return await hunts.answer_command(
         ctx.services, f.user, f.team, f.channel or "", f.text, f.response_url
     )
@@ -18,6 +20,11 @@ async def answer(ctx: Context) -> Message:
 async def answer_after_ack(ctx: Context) -> None:
     """`incidents` and `audit` need Slack (permalinks, group membership): answered here."""
     f = ctx.facts
+    if stale_incidents.asked_for(f.text):
+        await ctx.tell(
+            await stale_incidents.preview(ctx.services, f.user, f.team, f.channel or "", f.text)
+        )
+        return
     message = await hunts.answer_after_ack(ctx.services, f.user, f.team, f.channel or "", f.text)
     if message is not None:
         await ctx.tell(message)

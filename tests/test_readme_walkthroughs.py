@@ -19,6 +19,13 @@ SHOWS = {
     "hunt": ["Page 2 of", "CSV export of zap-misses"],
     "remediation": ["Approval HB-1", "Done", "Deleted items"],
     "filter": ["56 of 180 rows where", "matches 11-20 of 56", "rows 1-10 of 180"],
+    "schedule": [
+        "scheduled as SCH-1",
+        "1 schedule ran: SCH-1 zap-misses, nothing new to post",
+        "1 new of 1 row found",
+        "1 schedule ran: SCH-1 zap-misses, 1 new row posted",
+        "Last run",
+    ],
 }
 
 

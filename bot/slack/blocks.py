@@ -82,6 +82,9 @@ def render_help() -> Message:
         '• Quote values with spaces: `/hunt emails-by-subject subject="invoice due"`',
         "• `/hunt incidents` — this channel's open incident threads",
         "• `/hunt incidents close-stale [older-than=7d]` — close the idle ones (you confirm first)",
+        "• `/hunt schedule NAME every 1h [name=value ...]` — run a hunt on a schedule here, "
+        "posting only rows no earlier run posted",
+        "• `/hunt schedules` — this channel's schedules, with Pause, Resume and Delete",
         "• `/hunt audit [N]` — the last N audit entries (approvers only)",
         "• `/hunt help` — this",
         "In an incident thread, mention me: `@hunt-bot status`, `note TEXT`, `take`, "

@@ -34,7 +34,7 @@ async def test_mistakes_are_answered_at_once_and_run_nothing(harness):
     typo = ephemeral_text(await harness.slash("zap-misses lookbak=3d"))
     assert "Did you mean lookback?" in typo
     bad_value = ephemeral_text(await harness.slash("zap-misses lookback=soon"))
-    assert "Expected a timespan" in bad_value
+    assert "expected a number and a unit" in bad_value and "/hunt zap-misses lookback=" in bad_value
     unclosed = ephemeral_text(await harness.slash('emails-by-subject subject="invoice'))
     assert "not closed" in unclosed
     await harness.slack.calls.quiet(period=0.5)
