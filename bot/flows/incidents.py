@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import HuntBotError
 from bot.flows import hunts
-from bot.flows.approvals import update_card
+from bot.flows.approvals import update_card, withdraw
 from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice, render_notice
 from bot.slack.incident import (
@@ -22,6 +22,7 @@ from bot.slack.incident import (
     render_handover,
     render_status,
 )
+from bot.slack.mrkdwn import escape
 from bot.slack.mrkdwn import user as mention
 from bot.state.approval_records import Approval
 from bot.state.events import handling_once
@@ -32,7 +33,8 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 THREAD_HELP = (
     "In an incident thread, mention me with: status · note TEXT · take · "
-    "handoff @someone [note] · hunt NAME [name=value ...] · close [reason] · reopen · help."
+    "handoff @someone [note] · hunt NAME [name=value ...] · cancel HB-7 [reason] · "
+    "close [reason] · reopen · help."
 )
 
 
@@ -152,6 +154,23 @@ async def _answer_verb(
         return render_notice(
             f"Incident closed{': ' + closed.close_reason if closed.close_reason else '.'}"
         )
+    if verb == "cancel":  # withdraw a pending approval here: its requester or an approver
+        wanted, _, reason = rest.strip().partition(" ")
+        # Slack sends typed text with & < > escaped; the reason is kept as typed.
+        reason = reason.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        found = next((a for a in approvals if a.id.casefold() == wanted.casefold()), None)
+        if found is None:
+            return render_notice(
+                f"No approval {wanted} in this thread." if wanted else "Say which approval.",
+                "Say @hunt-bot cancel HB-7 [reason], with the id from its card.",
+            )
+        refused = await withdraw(services, found.id, user, "", reason.strip())
+        if refused is not None:
+            return refused
+        said = f"{mention(user)} cancelled {found.id}" + (
+            f": {escape(reason.strip()[:500])}" if reason.strip() else ""
+        )
+        return render_markup_notice(said + ". Nothing ran.", fallback=f"{found.id} cancelled.")
     if verb == "reopen":
         await services.incidents.reopen(*thread.key, by=user)
         return render_notice("Incident reopened.")

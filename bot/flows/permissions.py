@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from bot.services import Services
-from bot.slack.mrkdwn import escape, user
+from bot.slack.mrkdwn import escape, user, usergroup
 from bot.state.audit import AuditEntry, AuditEvent
 
 
@@ -20,9 +20,11 @@ class Who(StrEnum):
     ANYONE = "anyone who can reach the bot"  # the flow itself decides (help, thread verbs)
     IN_CHANNEL = "anyone who may hunt in the channel"
     REQUESTER = "the person who asked for the approval"
+    REQUESTER_OR_APPROVER = "the person who asked for the approval, or an approver of it"
     OWNER = "the incident's owner, or an approver"
     APPROVER = "an approver of that action"
     SHOWN_TO = "the person the confirmation or form was shown to"
+    HUNTER = "the person who ran the hunt, or an approver"  # Cancel on a running hunt
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+# The rules decided on the approval a control names (its value or `subject`).
+APPROVAL_RULES = (Who.APPROVER, Who.REQUESTER, Who.REQUESTER_OR_APPROVER)
+
+
+def ask_whom(users: tuple[str, ...], usergroups: tuple[str, ...]) -> str:
+    """Approvers to ask, as Slack shows them: people and groups by name (a group's handle)."""
+    return ", ".join([user(u) for u in users] + [usergroup(g) for g in usergroups])
 
 
 async def check(services: Services, who: Who, press: Press) -> Verdict:
@@ -57,7 +66,7 @@ async def check(services: Services, who: Who, press: Press) -> Verdict:
                 user_id=press.user,
                 channel=press.channel,
                 target=press.control,
-                approval_id=press.subject if who in (Who.APPROVER, Who.REQUESTER) else None,
+                approval_id=press.subject if who in APPROVAL_RULES else None,
                 thread_ts=press.subject if who is Who.OWNER else None,
                 reason=verdict.reason,
             )
@@ -95,6 +104,18 @@ async def _decide(services: Services, who: Who, press: Press) -> Verdict:
             f"Only the incident's owner, {user(incident.owner)}, or an approver can do this.",
             "To take the incident yourself, press Take over or say @hunt-bot take.",
         )
+    if who is Who.HUNTER:
+        request = await services.hunt_requests.load(press.subject)
+        if request is None:
+            return Verdict(False, "This hunt is no longer known (hunts are kept for a day).")
+        if (
+            request.user_id == press.user
+            or (await services.policy.may_see_audit(press.user)).allowed
+        ):
+            return ALLOWED
+        return Verdict(
+            False, f"Only {user(request.user_id)}, who ran it, or an approver can do this."
+        )
     approval = await services.approvals.get(press.subject)
     if approval is None:
         return Verdict(False, "This approval no longer exists.")
@@ -102,10 +123,17 @@ async def _decide(services: Services, who: Who, press: Press) -> Verdict:
         if approval.requester == press.user:
             return ALLOWED
         return Verdict(False, f"Only {user(approval.requester)}, who asked for this, can do this.")
-    decision = await services.policy.may_approve(
-        press.user, approval.spec.action, approval.requester
-    )
+    if who is Who.REQUESTER_OR_APPROVER:
+        decision = await services.policy.may_cancel(
+            press.user, approval.spec.action, approval.requester
+        )
+        reason = f"Only {user(approval.requester)}, who asked for this, or an approver can do this."
+    else:
+        decision = await services.policy.may_approve(
+            press.user, approval.spec.action, approval.requester
+        )
+        reason = escape(decision.reason)
     if decision.allowed:
         return ALLOWED
-    ask = ", ".join([user(u) for u in decision.ask.users] + list(decision.ask.usergroups))
-    return Verdict(False, escape(decision.reason), f"Approvers: {ask}" if ask else None)
+    ask = ask_whom(decision.ask.users, decision.ask.usergroups)
+    return Verdict(False, reason, f"Approvers: {ask}" if ask else None)

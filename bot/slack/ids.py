@@ -11,6 +11,13 @@ class ResultsAction(StrEnum):
     EXPORT = "results.export_csv"
     RERUN = "results.rerun"
     TAKE_ACTIONS = "results.take_actions"
+    FILTER = "results.filter"  # opens the Filter modal
+    CLEAR_FILTER = "results.clear_filter"
+    CANCEL_HUNT = "results.cancel_hunt"  # on a hunt's Running answer and progress message
+
+
+class ResultsView(StrEnum):
+    FILTER = "results.filter_view"  # the Filter modal's callback
 
 
 class ResultsBlock(StrEnum):
@@ -19,6 +26,8 @@ class ResultsBlock(StrEnum):
     TABLE = "results.table"
     PAGER = "results.pager"
     ACTIONS = "results.actions"
+    FILTER = "results.filter_rows"  # the Filter modal's input
+    PROGRESS = "results.progress"
 
 
 class TakeActionsView(StrEnum):
@@ -45,6 +54,13 @@ class ApprovalAction(StrEnum):
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
     RETRY_UNKNOWN = "approval.retry_unknown"  # Retry these: the targets whose outcome is unknown
+    WITHDRAW = "approval.withdraw"  # Cancel request: the requester or an approver, while pending
+    UNDO = "approval.undo"  # on a done card: ask for the reverse action on what succeeded
+
+
+class ApprovalView(StrEnum):
+    REJECT = "approval.reject_reason"  # the Reject modal: a reason, required
+    REASON_BLOCK = "approval.reason"
 
 
 class IncidentAction(StrEnum):
@@ -52,9 +68,19 @@ class IncidentAction(StrEnum):
     HAND_OFF = "incident.hand_off"
     CLOSE_AND_CANCEL = "incident.close_cancelling"
     KEEP_OPEN = "incident.keep_open"
+    STALE_PREVIEW = "incident.stale_preview"  # on /hunt incidents: which would close as stale
+    CLOSE_STALE = "incident.close_stale"  # on that preview: close them
 
 
 class HandoffView(StrEnum):
     CALLBACK = "incident.handoff"
     TO_BLOCK = "handoff.to"
     NOTE_BLOCK = "handoff.note"
+
+
+class ScheduleAction(StrEnum):
+    """The buttons of /hunt schedules; each button's value is the schedule's id."""
+
+    PAUSE = "schedule.pause"
+    RESUME = "schedule.resume"
+    DELETE = "schedule.delete"

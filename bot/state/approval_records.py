@@ -70,6 +70,9 @@ class Approval(BaseModel):
     resumed_at: datetime | None = None  # when another worker last took the run over
     retried_by: str | None = None  # the approver who pressed Retry these (once per approval)
     note: str | None = None  # what the run is doing about an error (retrying, and why)
+    reminded_at: datetime | None = None  # when the thread was reminded it needs approvals
+    undo_id: str | None = None  # the request asked for to undo this one (or one being asked)
+    undoes: str | None = None  # the approval this request undoes
 
     @property
     def approved_by(self) -> list[str]:
@@ -109,6 +112,14 @@ class VoteResult:
     @property
     def reached_quorum(self) -> bool:
         return self.outcome is VoteOutcome.REACHED_QUORUM
+
+
+@dataclass(frozen=True)
+class UndoMark:
+    """Marking an approval as being undone: `marked`, or the request that already names it."""
+
+    marked: bool
+    current: str  # what the approval named before ('' for nothing)
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,15 @@ def approval_from_hash(fields: dict[str, str], votes: dict[str, str]) -> Approva
     data: dict[str, Any] = {
         **{
             name: fields.get(name) or None
-            for name in ("decided_by", "reason", "executor", "retried_by", "note")
+            for name in (
+                "decided_by",
+                "reason",
+                "executor",
+                "retried_by",
+                "note",
+                "undo_id",
+                "undoes",
+            )
         },
         "id": fields["id"],
         "state": fields["state"],
@@ -199,6 +218,7 @@ def approval_from_hash(fields: dict[str, str], votes: dict[str, str]) -> Approva
         "expires_at": moment("expires_at"),
         "lease_until": moment("lease_until"),
         "resumed_at": moment("resumed_at"),
+        "reminded_at": moment("reminded_at"),
         "claims": int(fields.get("claims") or 0),
     }
     return Approval.model_validate(data)

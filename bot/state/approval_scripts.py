@@ -66,9 +66,10 @@ return 1
 )
 
 # KEYS: approval, votes, expiring, audit, to run. ARGV: id, user, 'approve'|'reject', now,
-# audit base, user name. Invariants: only a pending, unexpired approval takes votes; the requester
-# and a second vote by anyone are never counted; the one vote that brings the count to the quorum
-# moves it to approved and is the only one answered 'reached_quorum'; a reject ends it.
+# audit base, user name, the rejecter's reason ('' for none). Invariants: only a pending,
+# unexpired approval takes votes; the requester and a second vote by anyone are never counted;
+# the one vote that brings the count to the quorum moves it to approved and is the only one
+# answered 'reached_quorum'; a reject ends it, with its reason.
 VOTE = (
     PRELUDE
     + """
@@ -91,9 +92,10 @@ local previous = redis.call('HGET', KEYS[2], user)
 if previous then return refuse('already_voted', 'already voted', previous) end
 redis.call('HSET', KEYS[2], user, cjson.encode({vote = choice, at = now, name = ARGV[6]}))
 if choice == 'reject' then
-  audit(KEYS[4], base, {event = 'voted', vote = choice, approvals = count})
+  local why = ARGV[7] or ''
+  audit(KEYS[4], base, {event = 'voted', vote = choice, approvals = count, reason = why})
   redis.call('HSET', KEYS[1], 'decided_by', user)
-  move(KEYS[1], KEYS[4], base, now, 'rejected', 'rejected by an approver')
+  move(KEYS[1], KEYS[4], base, now, 'rejected', why ~= '' and why or 'rejected by an approver')
   redis.call('ZREM', KEYS[3], id)
   return {'rejected', count, ''}
 end
@@ -271,7 +273,8 @@ return 'stored'
 """
 )
 
-# KEYS: approval, expiring, audit, to run. ARGV: id, user, now, reason, audit base.
+# KEYS: approval, expiring, audit, to run. ARGV: id, user, now, reason, audit base, '1' when
+# only a pending approval may be cancelled (a request withdrawn from its card or thread).
 # Invariant: only pending or approved approvals are cancelled, in one step; an approval a worker
 # has claimed is past cancelling.
 CANCEL = (
@@ -280,7 +283,7 @@ CANCEL = (
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found', ''} end
 if expire_if_due(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[3], ARGV[1]) then state = 'expired' end
-if state ~= 'pending' and state ~= 'approved' then
+if state ~= 'pending' and (state ~= 'approved' or ARGV[6] == '1') then
   audit(KEYS[3], ARGV[5], {event = 'refused', reason = 'cancel: the approval is ' .. state})
   return {'closed', state}
 end
@@ -302,3 +305,33 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then redis.call('ZREM', KEY
 return 0
 """
 )
+
+# KEYS: approval, audit. ARGV: now ms, the share of the expiry after which to remind (0-1),
+# audit base. Invariant: an approval is reminded of at most once, only while pending, only once
+# that share of its time has passed and before it expires: answered 1 to exactly one caller,
+# however many workers' housekeeping asks at once.
+REMIND = (
+    PRELUDE
+    + """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'reminded_at') == 1 then return 0 end
+local now = tonumber(ARGV[1])
+local created = tonumber(redis.call('HGET', KEYS[1], 'created_at'))
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
+if now >= expires or now < created + (expires - created) * tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'reminded_at', now)
+audit(KEYS[2], ARGV[3], {event = 'reminded', state = 'pending'})
+return 1
+"""
+)
+
+# KEYS: approval. ARGV: the undo request it is expected to name now ('' for none), the new one.
+# Compare and set, so two presses of an Undo button ask for one undo: the second sees the first.
+UNDO_MARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found', ''} end
+local current = redis.call('HGET', KEYS[1], 'undo_id') or ''
+if current ~= ARGV[1] then return {'asked', current} end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'undo_id')
+else redis.call('HSET', KEYS[1], 'undo_id', ARGV[2]) end
+return {'ok', ''}
+"""

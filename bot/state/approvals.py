@@ -41,6 +41,7 @@ from bot.state.approval_records import (
     IntentAnswer,
     LeaseLost,
     RetryResult,
+    UndoMark,
     Vote,
     VoteOutcome,
     VoteResult,
@@ -63,6 +64,7 @@ __all__ = [
     "IntentAnswer",
     "LeaseLost",
     "RetryResult",
+    "UndoMark",
     "Vote",
     "VoteOutcome",
     "VoteResult",
@@ -99,6 +101,7 @@ class ApprovalStore:
         )
         self._cancel, self._expire = script(lua.CANCEL), script(lua.EXPIRE)
         self._intent, self._retry = script(lua.INTENT), script(lua.RETRY_UNKNOWN)
+        self._remind, self._undo_mark = script(lua.REMIND), script(lua.UNDO_MARK)
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -133,8 +136,10 @@ class ApprovalStore:
         *,
         requester_name: str = "",
         excluded: Sequence[ExcludedTarget] = (),
+        undoes: str = "",
     ) -> Approval:
-        """Store a pending approval of a spec the policy has screened (`excluded` from it)."""
+        """Store a pending approval of a spec the policy has screened (`excluded` from it);
+        `undoes` names the approval whose effect it reverses, if that is what it is for."""
         now = self._now()
         rule = self.policy.rule(spec.action)
         if quorum < rule.quorum:
@@ -161,8 +166,18 @@ class ApprovalStore:
             "channel": channel,
             "thread_ts": thread_ts,
             "quorum": str(quorum),
+            "undoes": undoes,
         }
-        audit_fields = ("hunt", "result_id", "channel", "thread_ts", "digest", "quorum", "targets")
+        audit_fields = (
+            "hunt",
+            "result_id",
+            "channel",
+            "thread_ts",
+            "digest",
+            "quorum",
+            "targets",
+            "undoes",
+        )
         base = self._base(
             approval_id,
             spec.action.value,
@@ -189,9 +204,10 @@ class ApprovalStore:
     # -- voting -------------------------------------------------------------------------------
 
     async def vote(
-        self, approval_id: str, user: str, approve: bool, *, user_name: str = ""
+        self, approval_id: str, user: str, approve: bool, *, user_name: str = "", reason: str = ""
     ) -> VoteResult:
-        """Count a vote if policy and state allow it; the answer says what happened and why."""
+        """Count a vote if policy and state allow it; the answer says what happened and why.
+        A reject's `reason` is kept with the approval and in the audit."""
         now = self._now()
         action, requester = await self._fields(approval_id, "action", "requester")
         if action is None or requester is None:
@@ -211,7 +227,7 @@ class ApprovalStore:
                 keys.audit_stream(),
                 keys.approvals_to_run(),
             ],
-            args=[approval_id, user, choice, now, base, user_name],
+            args=[approval_id, user, choice, now, base, user_name, reason],
         )
         return vote_result(str(code), str(detail), await self.get(approval_id))
 
@@ -439,9 +455,16 @@ class ApprovalStore:
     # -- stopping -----------------------------------------------------------------------------
 
     async def cancel(
-        self, approval_id: str, by: str, *, by_name: str = "", reason: str = ""
+        self,
+        approval_id: str,
+        by: str,
+        *,
+        by_name: str = "",
+        reason: str = "",
+        only_pending: bool = False,
     ) -> CancelResult:
-        """Withdraw a pending or approved (not yet running) approval: all of it, or nothing."""
+        """Withdraw a pending or approved (not yet running) approval: all of it, or nothing.
+        `only_pending`: a request withdrawn by a person stops only while it still waits."""
         now = self._now()
         action, requester = await self._fields(approval_id, "action", "requester")
         if action is None or requester is None:
@@ -458,7 +481,7 @@ class ApprovalStore:
                 keys.audit_stream(),
                 keys.approvals_to_run(),
             ],
-            args=[approval_id, by, now, reason or "cancelled", base],
+            args=[approval_id, by, now, reason, base, "1" if only_pending else "0"],
         )
         approval = await self.get(approval_id)
         if str(code) == "cancelled":
@@ -481,6 +504,33 @@ class ApprovalStore:
             if int(done):
                 expired.append(approval_id)
         return expired
+
+    async def remind_due(self, share: float) -> list[str]:
+        """Pending approvals past `share` of their time (0-1) and not yet reminded of: each id
+        is answered to one caller only, however many ask at once."""
+        now = self._now()
+        pending = cast(
+            list[str], await self._redis.zrangebyscore(keys.approvals_expiring(), now, "+inf")
+        )
+        due = []
+        for approval_id in pending:
+            (action,) = await self._fields(approval_id, "action")
+            if action is None:
+                continue
+            reminded = await self._remind(
+                keys=[keys.approval(approval_id), keys.audit_stream()],
+                args=[now, share, self._base(approval_id, action, now)],
+            )
+            if int(reminded):
+                due.append(approval_id)
+        return due
+
+    async def mark_undo(self, approval_id: str, expected: str, new: str) -> UndoMark:
+        """Name `new` as the request undoing this approval if it still names `expected`."""
+        code, current = await self._undo_mark(
+            keys=[keys.approval(approval_id)], args=[expected, new]
+        )
+        return UndoMark(str(code) == "ok", expected if str(code) == "ok" else str(current))
 
     async def due_for_execution(self, grace: timedelta = timedelta(seconds=30)) -> list[str]:
         """Approvals to (re-)enqueue: approved more than `grace` ago and never claimed (the

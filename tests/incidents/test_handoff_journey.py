@@ -90,7 +90,7 @@ async def test_thread_verbs_take_over_hunt_in_thread_close_with_approvals_and_li
     assert any("Emails from a sender" in str(p["blocks"]) for p in in_thread)  # hunt in thread
     assert "Owner @bob" in shown.split("bob ▸ click Take over", 1)[1]
     assert "Close it and cancel them, or keep it open?" in shown
-    assert "Cancelled: nothing ran" in shown
+    assert "Cancelled by @bob" in shown and "done here. Nothing ran." in shown
     assert "Incident closed; its open approvals were cancelled." in shown
     listing = shown.split("bob ▸ /hunt incidents", 1)[1]
     assert "No open incidents in this channel." in listing

@@ -12,6 +12,8 @@ from bot.workspace.limits import message_block_problems
 _OUR_MARKUP = re.compile(
     r"<@[A-Z0-9]+>|<!subteam\^[A-Z0-9]+>"
     r"|<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>"
+    # Links to the Defender portal (bot/slack/portal.py): its address and text escaped.
+    r"|<https://security\.microsoft\.com/[^<>|\s]*\|[^<>]*>"
 )
 
 

@@ -12,9 +12,12 @@ from bot.flows.permissions import Who
 from bot.slack.ids import (
     INPUT_ELEMENT,
     ApprovalAction,
+    ApprovalView,
     HandoffView,
     IncidentAction,
     ResultsAction,
+    ResultsView,
+    ScheduleAction,
     TakeActionsAction,
     TakeActionsView,
 )
@@ -33,17 +36,30 @@ RULES: dict[str, Who] = {
     ResultsAction.EXPORT: Who.IN_CHANNEL,
     ResultsAction.RERUN: Who.IN_CHANNEL,
     ResultsAction.TAKE_ACTIONS: Who.IN_CHANNEL,
+    ResultsAction.FILTER: Who.IN_CHANNEL,
+    ResultsAction.CLEAR_FILTER: Who.IN_CHANNEL,
+    ResultsView.FILTER: Who.SHOWN_TO,
+    ResultsAction.CANCEL_HUNT: Who.HUNTER,
     ApprovalAction.APPROVE: Who.APPROVER,
     ApprovalAction.REJECT: Who.APPROVER,
     ApprovalAction.RETRY_UNKNOWN: Who.APPROVER,
+    ApprovalAction.WITHDRAW: Who.REQUESTER_OR_APPROVER,
+    ApprovalAction.UNDO: Who.IN_CHANNEL,
+    ApprovalView.REJECT: Who.APPROVER,
     IncidentAction.TAKE_OVER: Who.IN_CHANNEL,
     IncidentAction.HAND_OFF: Who.OWNER,
     IncidentAction.CLOSE_AND_CANCEL: Who.SHOWN_TO,
     IncidentAction.KEEP_OPEN: Who.SHOWN_TO,
+    IncidentAction.STALE_PREVIEW: Who.IN_CHANNEL,
+    IncidentAction.CLOSE_STALE: Who.SHOWN_TO,
     TakeActionsAction.BACK: Who.SHOWN_TO,
     TakeActionsView.CHOOSE: Who.SHOWN_TO,
     TakeActionsView.CONFIRM: Who.SHOWN_TO,
     HandoffView.CALLBACK: Who.SHOWN_TO,
+    # The schedule flow also asks SCHEDULE_ALLOWED_* (tests/slack/test_schedules.py).
+    ScheduleAction.PAUSE: Who.IN_CHANNEL,
+    ScheduleAction.RESUME: Who.IN_CHANNEL,
+    ScheduleAction.DELETE: Who.IN_CHANNEL,
 }
 
 
@@ -57,7 +73,14 @@ async def test_every_listener_is_inside_the_boundary_and_every_control_has_its_r
     registered = {r.control: r.who for r in listeners.registered}
     assert registered == RULES
     # Every id a Slack builder can put on a button or modal is handled.
-    for ids in (ResultsAction, ApprovalAction, IncidentAction, TakeActionsAction, TakeActionsView):
+    for ids in (
+        ResultsAction,
+        ResultsView,
+        ApprovalAction,
+        IncidentAction,
+        TakeActionsAction,
+        TakeActionsView,
+    ):
         assert {str(i) for i in ids} <= set(registered), ids
     assert HandoffView.CALLBACK in registered
     # Nothing reached Bolt except through the boundary.
@@ -108,6 +131,9 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
         question = bot.messages_with("Close it and cancel them")[0]
         asked = bot.button_value(question, IncidentAction.CLOSE_AND_CANCEL)
         status = bot.messages_with("Take over")[-1]
+        stale = json.dumps({"shown_to": "U0CAROL", "idle": 3600, "threads": [results.ts]})
+        await bot.run("/hunt schedule zap-misses every 1h")
+        schedule = json.dumps({"subject": "SCH-1", "shown_to": "U0DAVE"})
 
         presses = [
             ("dave", results, ResultsAction.PREVIOUS, f"{result_id}:1", "not on the list"),
@@ -115,18 +141,35 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             ("dave", results, ResultsAction.EXPORT, result_id, "not on the list"),
             ("dave", results, ResultsAction.RERUN, result_id, "not on the list"),
             ("dave", results, ResultsAction.TAKE_ACTIONS, result_id, "not on the list"),
+            ("dave", results, ResultsAction.FILTER, result_id, "not on the list"),
+            ("dave", results, ResultsAction.CLEAR_FILTER, result_id, "not on the list"),
+            # The hunt's id is its result's: only Alice, who ran it, or an approver may cancel.
+            ("dave", results, ResultsAction.CANCEL_HUNT, result_id, "Only <@U0ALICE>, who ran it"),
             ("dave", status, IncidentAction.TAKE_OVER, results.ts, "not on the list"),
             ("dave", status, ApprovalAction.APPROVE, approval.id, "not an approver"),
             ("alice", status, ApprovalAction.APPROVE, approval.id, "your vote cannot count"),
             ("dave", status, ApprovalAction.REJECT, approval.id, "not an approver"),
             ("dave", status, ApprovalAction.RETRY_UNKNOWN, approval.id, "not an approver"),
             ("alice", status, ApprovalAction.RETRY_UNKNOWN, approval.id, "cannot count"),
+            ("dave", status, ApprovalAction.WITHDRAW, approval.id, "Only <@U0ALICE>, who asked"),
+            ("dave", status, ApprovalAction.UNDO, approval.id, "not on the list"),
             ("dave", status, IncidentAction.HAND_OFF, results.ts, "Only the incident's owner"),
             ("bob", question, IncidentAction.CLOSE_AND_CANCEL, asked, "Only <@U0CAROL>"),
             ("bob", question, IncidentAction.KEEP_OPEN, asked, "Only <@U0CAROL>"),
+            ("dave", status, IncidentAction.STALE_PREVIEW, "older-than=7d", "not on the list"),
+            ("bob", question, IncidentAction.CLOSE_STALE, stale, "Only <@U0CAROL>"),
+            ("dave", status, ScheduleAction.PAUSE, schedule, "not on the list"),
+            ("dave", status, ScheduleAction.RESUME, schedule, "not on the list"),
+            ("dave", status, ScheduleAction.DELETE, schedule, "not on the list"),
         ]
         pressed = {press[2] for press in presses}
-        tried_above = {TakeActionsAction.BACK, *TakeActionsView, HandoffView.CALLBACK}
+        tried_above = {
+            TakeActionsAction.BACK,
+            *TakeActionsView,
+            HandoffView.CALLBACK,
+            ApprovalView.REJECT,
+            ResultsView.FILTER,
+        }
         assert pressed | {str(v) for v in tried_above} >= {
             c for c in RULES if c not in ("/hunt", "app_mention")
         }
@@ -151,12 +194,31 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             {HandoffView.TO_BLOCK: {INPUT_ELEMENT: {"selected_user": "U0BOB"}}},
         )
         assert "Only <@U0ALICE> can answer this" in answer.text
+        # Dave submits a Reject form for the approval: refused in the form, nothing rejected.
+        answer = await bot.submit_view(
+            "dave",
+            ApprovalView.REJECT,
+            {"subject": approval.id, "shown_to": "U0DAVE", "channel": "C0SOC"},
+            {ApprovalView.REASON_BLOCK: {INPUT_ELEMENT: {"value": "no"}}},
+        )
+        assert "not an approver" in answer.text
+
+        # Bob submits a Filter form opened for Alice: refused in the form, the results unchanged.
+        answer = await bot.submit_view(
+            "bob",
+            ResultsView.FILTER,
+            {"result": result_id, "channel": "C0SOC", "message": results.ts, "shown_to": "U0ALICE"},
+            {"results.filter_rows": {INPUT_ELEMENT: {"value": "Subject contains x"}}},
+        )
+        assert "Only <@U0ALICE> can answer this" in answer.text
 
         # Nothing changed: the approval waits, the incident is Alice's and open.
         after = await bot.services.approvals.get(approval.id)
         assert after is not None and after.state is ApprovalState.PENDING and after.approvals == 0
         incident = await bot.services.incidents.get(TEAM_ID, "C0SOC", results.ts)
         assert incident is not None and incident.owner == "U0ALICE" and incident.is_open
+        (scheduled,) = await bot.services.schedules.in_channel(TEAM_ID, "C0SOC")
+        assert scheduled.id == "SCH-1" and not scheduled.paused
 
         # Carol answers her own question: her reason is kept, the cancel is hers.
         await bot.run("click Cancel them and close")

@@ -46,9 +46,10 @@ async def test_the_card_mentions_the_approvers_and_the_requester_hears_it_is_don
 async def test_the_requester_hears_who_rejected_it(
     console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    posts, failed = await posts_of(console_settings, tmp_path, ASK + "as @carol\nclick Reject\n")
+    reject = "as @carol\nclick Reject\nfill Reason=a newsletter, not spam\nsubmit\n"
+    posts, failed = await posts_of(console_settings, tmp_path, ASK + reject)
     shown = capsys.readouterr().out
     assert not failed, shown
     told = [p for p in posts if "<@U0ALICE>, HB-1" in str(p["blocks"])]
     assert len(told) == 1, shown
-    assert "was rejected by <@U0CAROL>" in str(told[0]["blocks"])
+    assert "was rejected by <@U0CAROL>: a newsletter, not spam" in str(told[0]["blocks"])
