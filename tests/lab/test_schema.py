@@ -7,6 +7,20 @@ import time
 import duckdb_kql
 
 from bot.defender.lab import create_tables, empty_schema_connection, load_schema
+from bot.defender.lab.schema import load_functions
+
+
+def test_the_packaged_schema_is_defenders_whole_schema():
+    tables = load_schema()
+    assert len(tables) == 65
+    assert sum(len(t.columns) for t in tables.values()) == 1_612
+    for name in ("DeviceRegistryEvents", "DeviceImageLoadEvents", "IdentityQueryEvents",
+                 "IdentityDirectoryEvents", "DeviceTvmSoftwareVulnerabilities",
+                 "DeviceFileCertificateInfo", "DeviceNetworkInfo"):
+        assert name in tables
+    assert {"FileProfile", "DeviceFromIP", "AssignedIPAddresses", "SeenBy"} <= set(
+        load_functions()
+    )
 
 
 def test_the_packaged_schema_documents_the_hunting_tables():
@@ -22,7 +36,8 @@ def test_every_table_is_created_with_matching_duckdb_types():
     con = duckdb_kql.connect()
     create_tables(con)
     expected = {"datetime": "TIMESTAMP WITH TIME ZONE", "string": "VARCHAR", "long": "BIGINT",
-                "int": "INTEGER", "bool": "BOOLEAN", "dynamic": "JSON"}
+                "int": "INTEGER", "bool": "BOOLEAN", "dynamic": "JSON", "real": "DOUBLE",
+                "guid": "UUID"}
     for table in load_schema().values():
         described = con.execute(f'DESCRIBE "{table.name}"').fetchall()
         assert [(row[0], row[1]) for row in described] == [

@@ -39,7 +39,9 @@ async def test_table_datetimes_are_aware_utc(lab):
 
 async def test_no_row_is_in_the_future(lab):
     now = datetime.now(UTC)
-    for table in load_schema():
+    for table, schema in load_schema().items():
+        if ("Timestamp", "datetime") not in schema.columns:
+            continue  # inventories (DeviceTvm*...) have none; one documents it as a string
         result = await lab.run_query(f"{table} | summarize latest = max(Timestamp)")
         latest = result.rows[0]["latest"]
         assert latest is None or latest <= now, table

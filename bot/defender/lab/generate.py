@@ -22,6 +22,7 @@ from bot.defender.lab.background_mail import (
     add_identity_noise,
     add_mail_noise,
 )
+from bot.defender.lab.background_more import add_remaining_tables
 from bot.defender.lab.company import Ids, build_company
 from bot.defender.lab.rows import LabRows
 from bot.defender.lab.scenarios import CAST_ROLES, plant_scenarios
@@ -50,6 +51,8 @@ def generate_rows(*, anchor: datetime, seed: int = 0, rows: int | None = None) -
     add_device_noise(out, ids, company, anchor, size)
     add_inventory(out, ids, company, anchor)
     add_alerts(out, ids, company, anchor, max(3, size // 1_000))
+    # Last, so the rows above come out the same whatever this adds.
+    add_remaining_tables(out, ids, company, anchor)
     out.check_columns()
     return out
 

@@ -1,8 +1,9 @@
 """The documented advanced-hunting schema, as DuckDB tables.
 
 `defender-schema.json` (packaged next to this module) lists Defender's tables and their columns
-with Kusto types. The lab tenant creates exactly those tables, so a hunt that binds here names
-only columns Defender documents; the hunt catalog uses `empty_schema_connection()` for that check.
+with Kusto types, and Defender's own functions. The lab tenant creates exactly those tables, so
+a hunt that binds here names only columns Defender documents; the hunt catalog uses
+`empty_schema_connection()` for that check.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import duckdb
 import duckdb_kql
@@ -53,10 +55,23 @@ class TableSchema:
 
 
 @cache
+def _document() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("defender-schema.json").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@cache
+def load_functions() -> dict[str, dict[str, Any]]:
+    """Defender's own functions (FileProfile, DeviceFromIP, ...): what each takes and returns."""
+    functions: dict[str, dict[str, Any]] = _document().get("functions", {})
+    return functions
+
+
+@cache
 def load_schema() -> dict[str, TableSchema]:
     """Every documented table by name, read once from the packaged JSON."""
-    text = resources.files(__package__).joinpath("defender-schema.json").read_text("utf-8")
-    tables = json.loads(text)["tables"]
+    tables = _document()["tables"]
     return {
         name: TableSchema(
             name=name,
@@ -67,9 +82,33 @@ def load_schema() -> dict[str, TableSchema]:
     }
 
 
+# The lab's own tables (the data behind Defender's functions, bot/defender/lab/functions.py)
+# start with a prefix no Defender table has; the hunt validator refuses queries naming them.
+HELPER_PREFIX = "_Lab"
+
+
+def helper_tables() -> list[TableSchema]:
+    profile = load_functions()["FileProfile"]["returns"]
+    return [
+        TableSchema(
+            "_LabFileProfiles",
+            "FileProfile() answers",
+            tuple((name, kind) for name, kind in profile),
+        ),
+        TableSchema(
+            "_LabSeenBy", "SeenBy() answers", (("DeviceId", "string"), ("SeenBy", "dynamic"))
+        ),
+    ]
+
+
+def lab_tables() -> list[TableSchema]:
+    """The documented tables, then the lab's own helper tables (Defender's functions' data)."""
+    return [*load_schema().values(), *helper_tables()]
+
+
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every documented table, empty, on `con`."""
-    for table in load_schema().values():
+    """Create every documented table, and the lab's helper tables, empty, on `con`."""
+    for table in lab_tables():
         con.execute(table.create_sql())
 
 

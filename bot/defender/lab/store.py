@@ -34,15 +34,16 @@ from typing import Any
 import duckdb
 import duckdb_kql
 
+from bot.defender.lab.functions import fill_helper_tables
 from bot.defender.lab.generate import DEFAULT_ROWS, generate_rows, load_rows
-from bot.defender.lab.schema import create_tables, load_schema
+from bot.defender.lab.schema import create_tables, lab_tables
 from bot.errors import LabError
 
 log = logging.getLogger(__name__)
 
 META_TABLE = "_hunt_bot_lab"
 # Bumped when the generator changes what a lab holds, so an old file can be told apart.
-LAB_FORMAT = 1
+LAB_FORMAT = 2
 # Shifting rewrites every datetime column; below this drift it is not worth it.
 REBASE_THRESHOLD = timedelta(minutes=1)
 # How long a hunt or action waits for others to be done with the lab before giving up. Each
@@ -77,6 +78,7 @@ def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSumm
     try:
         create_tables(con)
         load_rows(con, generated)
+        fill_helper_tables(con)
         con.execute(
             f"CREATE TABLE {META_TABLE} (anchor TIMESTAMPTZ, seed BIGINT, size BIGINT, "
             "format INTEGER, created TIMESTAMPTZ)"
@@ -125,7 +127,7 @@ def rebase(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> timed
         return timedelta(0)
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in load_schema().values():
+        for table in lab_tables():
             columns = table.columns_of_type("datetime")
             if columns:
                 assignments = ", ".join(f'"{c}" = "{c}" + ?' for c in columns)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import duckdb_kql
 
-from bot.defender.lab.result_types import graph_type, graph_value
+from bot.defender.lab.result_types import graph_value
+from bot.defender.lab.run import QUERY_SECONDS, run_kql
 from bot.defender.lab.store import (
     LAB_WAIT_SECONDS,
     LabSummary,
@@ -24,10 +23,9 @@ from bot.defender.lab.store import (
     opened,
     read_anchor,
     rebase,
-    scrub,
 )
-from bot.defender.results import ROW_CAP, Column, HuntResult
-from bot.errors import LabError, QueryError
+from bot.defender.results import Column, HuntResult
+from bot.errors import LabError
 
 __all__ = ["LabSummary", "LabTenant", "create_lab"]
 
@@ -36,18 +34,6 @@ log = logging.getLogger(__name__)
 # A lab left open for days (a console session) re-bases before a query once it is this stale.
 STALE_AFTER = timedelta(hours=1)
 
-# DuckDB errors that mean the query is wrong, not the lab.
-_QUERY_ERRORS = (
-    duckdb.BinderException,
-    duckdb.CatalogException,
-    duckdb.ParserException,
-    duckdb.ConversionException,
-    duckdb.InvalidInputException,
-    duckdb.OutOfRangeException,
-    duckdb.TypeMismatchException,
-)
-
-
 class LabTenant:
     """The lab at `path`, opened for each query or action and closed after it, so any number
     of processes (and threads) share the file: hunts read side by side, an action writes alone
@@ -55,9 +41,12 @@ class LabTenant:
 
     name = "lab"
 
-    def __init__(self, path: Path, *, wait: float = LAB_WAIT_SECONDS) -> None:
+    def __init__(
+        self, path: Path, *, wait: float = LAB_WAIT_SECONDS, query_seconds: float = QUERY_SECONDS
+    ) -> None:
         self.path = path
         self.wait = wait
+        self.query_seconds = query_seconds
         self._closed = False
         # The read-write connection this thread holds, if any: asking again (an action that
         # hunts, an executor step inside another) reuses it instead of waiting on itself.
@@ -136,24 +125,7 @@ class LabTenant:
     def _query(
         self, con: duckdb.DuckDBPyConnection, kql: str
     ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
-        try:
-            relation = duckdb_kql.kql(con, kql)
-            kinds = [graph_type(t) for t in relation.types]
-            names = list(relation.columns)
-            # Graph stops at ROW_CAP rows without an error; so does the lab.
-            return names, kinds, relation.limit(ROW_CAP).fetchall()
-        except duckdb_kql.KqlUnsupportedError as exc:
-            raise LabError(
-                f"The lab tenant cannot run this query: {scrub(str(exc), self.path)}.",
-                hint="The lab's KQL engine (duckdb-kql) does not cover that construct yet. "
-                "The hunt is still valid for Microsoft Defender: run it with the graph "
-                "backend.",
-            ) from None
-        except duckdb_kql.KqlError as exc:
-            # Syntax errors and unknown names found while translating.
-            raise QueryError(f"The query was rejected: {scrub(str(exc), self.path)}") from None
-        except _QUERY_ERRORS as exc:
-            raise QueryError(f"The query was rejected: {_readable(exc, self.path)}") from None
+        return run_kql(con, kql, seconds=self.query_seconds, path=self.path)
 
 
 @contextmanager
@@ -162,23 +134,3 @@ def _creating(path: Path, wait: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(path, ".lock-create", wait):
         yield
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-# DuckDB speaks SQL; say what it found in the query's terms instead.
-_REWRITES = (
-    (re.compile(r'Referenced column "?([^"\s]+)"? not found'), 'unknown column "{0}"'),
-    (re.compile(r'Table with name "?([^"\s!]+)"? does not exist'), 'unknown table "{0}"'),
-)
-
-
-def _readable(exc: duckdb.Error, path: Path) -> str:
-    line = re.sub(r"^\w+ Error: ", "", _first_line(exc))
-    for pattern, message in _REWRITES:
-        match = pattern.search(line)
-        if match:
-            return scrub(message.format(match.group(1)), path)
-    return scrub(line, path)
