@@ -38,6 +38,9 @@ class EmailTarget(BaseModel):
     recipient: str  # RecipientEmailAddress
     sender: str | None = None  # SenderFromAddress, when the result has it
     direction: str | None = None  # EmailDirection: Inbound, Outbound, Intra-org
+    # How a person recognises the message in the review and on the card, when the result has it.
+    subject: str | None = None  # Subject
+    location: str | None = None  # LatestDeliveryLocation, else DeliveryLocation
 
     @property
     def key(self) -> str:
@@ -49,6 +52,7 @@ class DeviceTarget(BaseModel):
     kind: Literal["device"] = "device"
     device_id: str
     device_name: str | None = None
+    os_platform: str | None = None  # OSPlatform, when the result has it
 
     @property
     def key(self) -> str:
@@ -63,6 +67,8 @@ class FileTarget(BaseModel):
     sha256: str | None = None  # mapped to SHA-1 before quarantine (Defender takes SHA-1 only)
     hash_column: str  # which result column the hash came from
     device_name: str | None = None
+    file_name: str | None = None  # FileName (InitiatingProcessFileName for its hashes)
+    folder_path: str | None = None  # FolderPath (InitiatingProcessFolderPath likewise)
 
     @property
     def key(self) -> str:
@@ -70,6 +76,10 @@ class FileTarget(BaseModel):
 
 
 Target = Annotated[EmailTarget | DeviceTarget | FileTarget, Field(discriminator="kind")]
+
+# Fields added after approvals were first stored: left out of the canonical form while unset, so
+# a spec stored before them still hashes to the digest it was approved with.
+LATER_TARGET_FIELDS = ("subject", "location", "os_platform", "file_name", "folder_path")
 
 
 class ActionOptions(BaseModel):
@@ -92,7 +102,11 @@ class ApprovalSpec(BaseModel):
 
     def canonical_json(self) -> str:
         data: dict[str, Any] = self.model_dump(mode="json")
-        data["targets"] = sorted(data["targets"], key=lambda t: json.dumps(t, sort_keys=True))
+        targets = [
+            {k: v for k, v in t.items() if v is not None or k not in LATER_TARGET_FIELDS}
+            for t in data["targets"]
+        ]
+        data["targets"] = sorted(targets, key=lambda t: json.dumps(t, sort_keys=True))
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def digest(self) -> str:

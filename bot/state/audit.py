@@ -30,6 +30,7 @@ class AuditEvent(StrEnum):
     REFUSED = "refused"  # a vote, cancel or request was refused; `reason` says why
     STATE_CHANGED = "state_changed"  # previous_state -> state
     OUTCOME = "outcome"  # a target's outcome was recorded (target, status, detail)
+    REMINDED = "reminded"  # the thread was reminded a pending approval needs votes (once)
     # Incidents (bot/state/incidents.py); refusals there are REFUSED with a `reason`.
     INCIDENT_OPENED = "incident_opened"  # title, owner (to_user)
     HANDOFF = "handoff"  # from_user -> to_user by user_id, with the handoff note

@@ -1,4 +1,6 @@
-"""A Take actions request between the modal's two steps: reviewed, not yet submitted."""
+"""A Take actions request between the modal's two steps: reviewed, not yet submitted. It holds
+one screened spec per chosen action (several device actions on the same rows become one
+approval each)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from bot.actions.model import ApprovalSpec
 from bot.errors import HuntBotError
@@ -16,18 +18,39 @@ from bot.state import keys
 DRAFT_TTL = timedelta(minutes=30)
 
 
-class Draft(BaseModel):
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+class DraftPart(BaseModel):
+    """One action of the request, as policy screened it: it becomes one approval."""
+
     spec: ApprovalSpec
     excluded: list[ExcludedTarget] = []
     choice_label: str
+
+
+class Draft(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    parts: list[DraftPart] = Field(min_length=1)
     requester: str
     result_id: str
     hunt: str
     team: str
     channel: str
     thread_ts: str
-    filled: dict[str, str] = {}  # the first step as entered (block id -> text), for Back
+    # The first step as entered (block id -> text; the chosen actions' keys joined by commas),
+    # for Back.
+    filled: dict[str, str] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_action_drafts(cls, data: object) -> object:
+        """A draft kept before requests could hold several actions: its one spec is one part."""
+        if isinstance(data, dict) and "parts" not in data and "spec" in data:
+            part = {
+                name: data.pop(name)
+                for name in ("spec", "excluded", "choice_label")
+                if name in data
+            }
+            return {**data, "parts": [part]}
+        return data
 
 
 class Drafts:

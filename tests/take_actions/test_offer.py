@@ -11,11 +11,10 @@ from bot.actions.offer import (
     blast_radius,
     offered_actions,
     parse_row_selection,
-    sender_copy_applies,
     targets_from_rows,
 )
 from bot.errors import BadArgument
-from bot.slack.take_actions import render_choose_view, render_confirm_view
+from bot.slack.take_actions import ReviewedAction, render_choose_view, render_confirm_view
 from bot.state.results import StoredResult
 from bot.workspace.limits import view_problems
 
@@ -32,30 +31,27 @@ def keys(choices):
     return [c.key for c in choices]
 
 
-def test_emails_get_the_wizards_five_moves_and_the_senders_copy_only_when_possible():
-    without = offered_actions(EMAIL, sender_copy_possible=False, capabilities=None)
-    assert keys(without) == [
+def test_emails_get_the_wizards_five_moves_and_no_separate_senders_copy_entry():
+    # The sender's copy goes with soft delete when the result qualifies, as in the wizard
+    # (tests/take_actions/test_wizard_review.py), never as a menu entry of its own.
+    assert keys(offered_actions(EMAIL, capabilities=None)) == [
         "email.move_to_junk",
         "email.move_to_inbox",
         "email.move_to_deleted_items",
         "email.soft_delete",
         "email.hard_delete",
     ]
-    with_copy = offered_actions(EMAIL, sender_copy_possible=True, capabilities=None)
-    assert "email.soft_delete+sender" in keys(with_copy)
 
 
 def test_devices_and_files_get_their_actions_with_the_hash_column_chosen():
-    choices = offered_actions(DEVICE_AND_FILE, sender_copy_possible=False, capabilities=None)
+    choices = offered_actions(DEVICE_AND_FILE, capabilities=None)
     assert "device.isolate.selective" in keys(choices)
     assert "file.stop_and_quarantine:InitiatingProcessSHA256" in keys(choices)
     assert all(len(c.key) <= 75 and len(c.label) <= 75 for c in choices)
 
 
 def test_only_actions_the_app_registration_may_perform_are_offered():
-    choices = offered_actions(
-        DEVICE_AND_FILE, sender_copy_possible=False, capabilities={"device.isolate"}
-    )
+    choices = offered_actions(DEVICE_AND_FILE, capabilities={"device.isolate"})
     assert {c.action for c in choices} == {ActionKind.DEVICE_ISOLATE, ActionKind.DEVICE_RELEASE}
 
 
@@ -75,9 +71,7 @@ def test_bad_row_selection_says_why(text):
 
 def test_targets_are_distinct_and_rows_without_the_columns_are_skipped():
     choice = next(
-        c
-        for c in offered_actions(EMAIL, sender_copy_possible=True, capabilities=None)
-        if c.key == "email.soft_delete"
+        c for c in offered_actions(EMAIL, capabilities=None) if c.key == "email.soft_delete"
     )
     rows = [
         {"NetworkMessageId": "m1", "RecipientEmailAddress": "a@x.com", "EmailDirection": "Inbound"},
@@ -88,13 +82,12 @@ def test_targets_are_distinct_and_rows_without_the_columns_are_skipped():
     targets = targets_from_rows(choice, rows)
     assert len(targets) == 2
     assert blast_radius(targets).describe() == "1 message in 2 mailboxes"
-    assert not sender_copy_applies(targets)
 
 
 def test_sha256_targets_are_kept_for_mapping_and_devices_counted_once():
     choice = next(
         c
-        for c in offered_actions(DEVICE_AND_FILE, sender_copy_possible=False, capabilities=None)
+        for c in offered_actions(DEVICE_AND_FILE, capabilities=None)
         if c.key == "file.stop_and_quarantine:InitiatingProcessSHA256"
     )
     rows = [
@@ -128,21 +121,28 @@ def test_both_views_are_within_slacks_limits():
         row_count=3,
         truncated=False,
     )
-    choices = offered_actions(meta.entity_columns, sender_copy_possible=True, capabilities=None)
+    choices = offered_actions(meta.entity_columns, capabilities=None)
     assert not view_problems(render_choose_view(meta, choices, "{}"))
     targets = [
         EmailTarget(network_message_id=f"m{i}", recipient="<!channel>@x.com") for i in range(30)
     ] + [DeviceTarget(device_id="d" * 40, device_name="ws-1")]
     confirm = render_confirm_view(
-        choice=choices[0],
+        actions=[
+            ReviewedAction(
+                label=choice.label,
+                targets=targets,
+                excluded=[(targets[-1], "protected device")],
+                radius=blast_radius(targets),
+                quorum=2,
+                approvers=(["U0BOB"], ["S0APPROVERS"]),
+                expires_at=datetime(2026, 11, 22, 12, tzinfo=UTC),
+                flags={targets[0].key: ("already soft-deleted", "HB-1")},
+            )
+            for choice in choices[:8]
+        ],
         chosen="all 400 rows",
-        targets=targets,
-        excluded=[(targets[-1], "protected device")],
-        radius=blast_radius(targets),
-        quorum=2,
-        approvers=["U0BOB", "S0APPROVERS"],
-        expires_at=datetime(2026, 11, 22, 12, tzinfo=UTC),
         private_metadata="{}",
+        back_value="{}",
     )
     assert not view_problems(confirm)
     assert "…and 21 more" in str(confirm)
