@@ -447,3 +447,21 @@ async def test_outbound_rows_alone_are_refused_with_why_and_what_would_reach_the
         "beyond Defender's reach. Soft delete would take the sender's Sent Items copy."
     ) in shown
     assert "Approval HB-" not in transcript.read_text()
+
+
+async def test_on_the_lab_a_soft_delete_of_outbound_mail_takes_the_senders_copy_and_ends_done(
+    console_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """What the review promises for outbound mail (the sender's Sent Items copy) is what the lab
+    does: the pair naming it succeeds, and the outside recipient's mail is never acted on."""
+    script = tmp_path / "outbound.txt"
+    script.write_text(
+        "/hunt internal-malware-senders\nclick Take actions\nfill Action=Soft delete\n"
+        "fill Description=internal malware\nsubmit\nsubmit\nas @bob\nclick Approve\n"
+    )
+    code = await run_console(console_settings, script=script, transcript=None)
+    shown = flat(capsys.readouterr().out)
+    assert code == 0, shown
+    assert "sender's copy:" in shown
+    assert "Done" in shown and "FAILED" not in shown, shown[-3000:]
+    assert "Finished with failures" not in shown

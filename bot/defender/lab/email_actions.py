@@ -51,6 +51,17 @@ def remediate_email(
         )
     internet_id, recipient, location, latest_action, sender, direction, threats = row
     destination, action = EMAIL_MOVES[GRAPH_EMAIL_ACTIONS[spec.action]]
+    if spec.options.remediate_senders_copy and direction == "Outbound":
+        # The recipient is outside the organisation: this pair only names the message whose
+        # sender's Sent Items copy is acted on (the review shows it so). The lab holds no
+        # senders' copies, so there is nothing to move; the recipient's mail is not touched.
+        return TargetOutcome(
+            target_key=target.key,
+            status=OutcomeStatus.SUCCEEDED,
+            detail=f"{action}: the sender's copy ({sender}, Sent Items); the recipient is "
+            "outside the organisation and was not acted on",
+            bulk_id=bulk_id,
+        )
     if location in NOT_ACTIONABLE or latest_action == "Hard delete":
         result = "Failed"
     elif location == destination and latest_action == action:
