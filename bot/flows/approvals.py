@@ -241,8 +241,8 @@ async def update_card(services: Services, approval_id: str) -> None:
 
 
 async def post_card(services: Services, approval_id: str) -> None:
-    """A new approval's card in its incident thread, where approvers vote (as Take actions
-    posts one, bot/flows/take_actions.py `post_card`)."""
+    """A new approval's card in its incident thread, where approvers vote: each request Take
+    actions makes, and each undo."""
     approval = await services.approvals.get(approval_id)
     if approval is None:
         return

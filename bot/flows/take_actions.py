@@ -22,10 +22,9 @@ from bot.actions.offer import (
 from bot.actions.registry import ACTIONS
 from bot.actions.row_filter import looks_like_filter, parse_row_filter
 from bot.errors import BadArgument, FieldErrors, HuntBotError
-from bot.flows.approvals import approvers_of
+from bot.flows.approvals import post_card
 from bot.policy import RequestRefused, Screened
 from bot.services import Services
-from bot.slack.approval_card import render_approval_card
 from bot.slack.blocks import rows_text
 from bot.slack.ids import TakeActionsBlock
 from bot.slack.take_actions import ReviewedAction, render_choose_view, render_confirm_view
@@ -304,20 +303,3 @@ async def post_cards(services: Services, approval_ids: list[str]) -> None:
     """Each approval's card in the incident thread, in the order the actions were chosen."""
     for approval_id in approval_ids:
         await post_card(services, approval_id)
-
-
-async def post_card(services: Services, approval_id: str) -> None:
-    """The approval's card in the incident thread, where approvers vote."""
-    approval = await services.approvals.get(approval_id)
-    if approval is None:
-        return
-    card = render_approval_card(approval, approvers=approvers_of(services, approval))
-    await services.pacer.wait_turn(approval.channel)
-    posted = await services.slack.chat_postMessage(
-        channel=approval.channel,
-        thread_ts=approval.thread_ts,
-        text=card.text,
-        blocks=card.blocks,
-        unfurl_links=False,
-    )
-    await services.cards.remember(approval.id, approval.channel, posted["ts"])
