@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NEEDS: dict[str, tuple[frozenset[str], ...]] = {
     "chat_postMessage": (frozenset({"chat:write"}),),
     "chat_update": (frozenset({"chat:write"}),),
+    "chat_delete": (frozenset({"chat:write"}),),  # the bot's own progress messages
     "chat_postEphemeral": (frozenset({"chat:write"}),),
     "chat_getPermalink": (),
     "files_upload_v2": (frozenset({"files:write"}),),

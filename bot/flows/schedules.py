@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from bot.errors import BadArgument, HuntBotError
+from bot.flows.hunt_lookup import find_hunt
 from bot.hunts import split_arguments
+from bot.hunts.adhoc import is_adhoc
 from bot.hunts.params import ParamType, kql_timespan
 from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice
@@ -65,7 +67,12 @@ async def make_schedule(
     words = text.split()
     if len(words) < 3 or words[1].lower() != "every":
         raise BadArgument("Say which hunt and how often.", hint=SCHEDULE_USAGE)
-    hunt = services.catalog.get(words[0])
+    if is_adhoc(words[0].lower()):
+        raise BadArgument(
+            "An ad-hoc query is kept only as long as its results.",
+            hint="Save it with Save as hunt (or /hunt save), then schedule it by name.",
+        )
+    hunt = await find_hunt(services, words[0])  # built-in, hunt file or saved
     every = parse_every(words[2])
     arguments = hunt.name_arguments(split_arguments(" ".join(words[3:])))
     hunt.render(arguments)  # a mistake is answered now, not at the first tick
@@ -126,7 +133,7 @@ async def run_due(services: Services) -> list[Due]:
             schedule = await services.schedules.get(tick.schedule_id)
             request = HuntRequest(
                 hunt=schedule.hunt,
-                arguments=_run_arguments(services, schedule),
+                arguments=await _run_arguments(services, schedule),
                 user_id=schedule.owner,
                 team_id=schedule.team,
                 channel_id=schedule.channel,
@@ -151,13 +158,13 @@ async def run_due(services: Services) -> list[Due]:
     return due
 
 
-def _run_arguments(services: Services, schedule: Schedule) -> dict[str, str]:
+async def _run_arguments(services: Services, schedule: Schedule) -> dict[str, str]:
     """After its first run, a schedule looks back over its period and the overlap, unless the
     person who made it fixed the look-back themselves."""
     arguments = dict(schedule.arguments)
     if schedule.last_run is None:
         return arguments
-    hunt = services.catalog.get(schedule.hunt)
+    hunt = await find_hunt(services, schedule.hunt)
     lookback = next(
         (p for p in hunt.parameters if p.name == "lookback" and p.type is ParamType.TIMESPAN),
         None,

@@ -118,3 +118,24 @@ async def test_a_bad_schedule_says_what_to_type(settings):
             await bot.run(typed)
             assert said in await bot.told("alice", before), typed
         assert await bot.services.schedules.in_channel(TEAM_ID, "C0SOC") == []
+
+
+async def test_a_saved_hunt_is_scheduled_by_name_and_an_ad_hoc_query_is_not(settings):
+    from bot.flows.hunt_lookup import saved_hunts
+
+    async with soc_bot(settings) as bot:
+        zap = bot.services.catalog.get("zap-misses")
+        mine = zap.model_copy(update={"name": "my-zap-misses", "title": "Mine"})
+        await saved_hunts(bot.services).save(mine, "U0ALICE", expected_version=0)
+
+        before = len(bot.calls)
+        await bot.run("/hunt schedule my-zap-misses every 3h")
+        assert "*SCH-1*" in await bot.told("alice", before)
+        await bot.services.clock.advance(3 * HOUR)
+        await run_due(bot.services)
+        first = await _wait_for_run(bot, "SCH-1")
+        assert first.error == "" and first.found >= 1
+
+        before = len(bot.calls)
+        await bot.run("/hunt schedule adhoc-1234 every 1h")
+        assert "Save it with Save as hunt" in await bot.told("alice", before)
