@@ -14,9 +14,20 @@ from commands.context import Listeners
 
 
 def register_all(app: AsyncApp, services: Services) -> Listeners:
-    from commands import actions, approvals, hunt, incidents, mentions, results, schedules
+    from commands import (
+        actions,
+        approvals,
+        hunt,
+        incidents,
+        mentions,
+        pivots,
+        results,
+        saved_hunts,
+        schedules,
+    )
 
     listeners = Listeners(app, services)
-    for module in (hunt, results, actions, approvals, mentions, incidents, schedules):
+    modules = (hunt, results, actions, approvals, mentions, incidents, schedules, saved_hunts)
+    for module in (*modules, pivots):
         module.register(listeners)
     return listeners

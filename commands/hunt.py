@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.flows import hunts, stale_incidents
 from bot.flows.permissions import Who
 from bot.slack.blocks import Message
+from commands import saved_hunts
 from commands.context import Context, Listeners
 
 
@@ -12,6 +13,8 @@ async def answer(ctx: Context) -> Message:
     f = ctx.facts
     if stale_incidents.asked_for(f.text):  # answered after the ack: it asks Slack for links
         return stale_incidents.acknowledge()
+    if saved_hunts.asked_for(f.text):  # kql, save, delete: a form or a question, after the ack
+        return saved_hunts.acknowledge(f.text)
     return await hunts.answer_command(
         ctx.services, f.user, f.team, f.channel or "", f.text, f.response_url
     )
@@ -24,6 +27,9 @@ async def answer_after_ack(ctx: Context) -> None:
         await ctx.tell(
             await stale_incidents.preview(ctx.services, f.user, f.team, f.channel or "", f.text)
         )
+        return
+    if saved_hunts.asked_for(f.text):
+        await saved_hunts.answer_after_ack(ctx)
         return
     message = await hunts.answer_after_ack(ctx.services, f.user, f.team, f.channel or "", f.text)
     if message is not None:

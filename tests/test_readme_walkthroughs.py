@@ -26,6 +26,13 @@ SHOWS = {
         "1 schedule ran: SCH-1 zap-misses, 1 new row posted",
         "Last run",
     ],
+    "adhoc": [
+        "Ad-hoc query",
+        "Save as hunt",
+        "Saved recent-phish as version 1",
+        "recent-phish run by @bob",
+        "saved, version 1 by @alice",
+    ],
 }
 
 

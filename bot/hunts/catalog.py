@@ -8,6 +8,7 @@ fault, and the rest of the catalog loads without it.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,7 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from bot.errors import HuntFileError, UnknownHunt
-from bot.hunts.model import Hunt, LoadedHunt
+from bot.hunts.model import Hunt, LoadedHunt, identifiers_in
+from bot.hunts.pivots import check_pivots
 from bot.hunts.schema_check import SchemaChecker
 
 
@@ -45,11 +47,92 @@ class Catalog:
             raise UnknownHunt(f"There is no hunt called `{name}`.", hint=self._suggest(name))
         return entry.hunt
 
-    def _suggest(self, name: str) -> str:
-        close = difflib.get_close_matches(name.lower(), list(self.entries), n=3, cutoff=0.5)
-        if close:
-            return f"Did you mean {' or '.join(f'`{c}`' for c in close)}? {LIST_HINT}"
-        return LIST_HINT
+    def find(self, name: str) -> Hunt | None:
+        """The built-in or file hunt called `name`, or None (saved hunts are looked up apart)."""
+        entry = self.entries.get(name.strip().lower())
+        return None if entry is None else entry.hunt
+
+    def source(self, name: str) -> str | None:
+        """Where a hunt comes from: BUILTIN or FILE; None if it is not here."""
+        entry = self.entries.get(name.strip().lower())
+        if entry is None:
+            return None
+        return BUILTIN if entry.builtin else FILE
+
+    def listings(self) -> list[Listing]:
+        return [Listing(hunt, self.source(hunt.name) or FILE) for hunt in self]
+
+    def _suggest(self, name: str, others: Iterable[str] = ()) -> str:
+        return suggest(name, [*self.entries, *others])
+
+
+def suggest(name: str, names: Iterable[str]) -> str:
+    """Did you mean ...? for a name that is not there, among `names`."""
+    close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.5)
+    if close:
+        return f"Did you mean {' or '.join(f'`{c}`' for c in close)}? {LIST_HINT}"
+    return LIST_HINT
+
+
+# Where a hunt comes from, as `/hunt list` says it.
+BUILTIN, FILE, SAVED = "built-in", "file", "saved"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A hunt as `/hunt list` shows it: where it comes from, and for a saved one its version."""
+
+    hunt: Hunt
+    source: str  # BUILTIN, FILE or SAVED
+    version: int | None = None
+    saved_by: str | None = None  # a Slack user id, or "import"
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@dataclass(frozen=True)
+class Search:
+    """`/hunt list phish table=EmailEvents tactic=InitialAccess`: every part must match."""
+
+    words: tuple[str, ...] = ()
+    table: str | None = None
+    tactic: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Search:
+        words, table, tactic = [], None, None
+        for token in text.split():
+            key, sep, value = token.partition("=")
+            if sep and key.lower() == "table" and value:
+                table = value
+            elif sep and key.lower() == "tactic" and value:
+                tactic = value
+            else:
+                words.append(token.lower())
+        return cls(tuple(words), table, tactic)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.table or self.tactic)
+
+    def describe(self) -> str:
+        parts = [*self.words]
+        if self.table:
+            parts.append(f"table={self.table}")
+        if self.tactic:
+            parts.append(f"tactic={self.tactic}")
+        return " ".join(parts)
+
+    def matches(self, hunt: Hunt) -> bool:
+        text = " ".join([hunt.name, hunt.title, hunt.description, *hunt.techniques]).lower()
+        if any(word not in text for word in self.words):
+            return False
+        if self.table and self.table.lower() not in {
+            name.lower() for name in identifiers_in(hunt.query)
+        }:
+            return False
+        return not self.tactic or _squash(self.tactic) in {_squash(t) for t in hunt.tactics}
 
 
 LIST_HINT = "`/hunt list` in Slack (`hunt-bot hunts` in a shell) lists the hunts there are."
@@ -68,6 +151,7 @@ def load_catalog(hunts_dir: Path | None = None, *, check_builtins: bool = False)
         _load_into(catalog, hunts_dir, checker, check_builtins)
     finally:
         checker.close()
+    check_pivots(catalog.entries, catalog.problems)  # a pivot names another hunt: all loaded now
     return catalog
 
 

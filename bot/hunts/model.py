@@ -27,6 +27,9 @@ FILE_HASH_COLUMNS = ("SHA1", "InitiatingProcessSHA1", "SHA256", "InitiatingProce
 DEVICE_COLUMN = "DeviceId"
 
 MAX_DISPLAY_COLUMNS = 20  # a Slack table row holds at most 20 cells
+# A results page offers each row's pivots in one menu of at most 100 options (10 rows a page).
+MAX_PIVOTS = 5
+PIVOT_LABEL_MAX = 30  # leaves room in a 75-character option for the row and its value
 
 
 class Entities(BaseModel):
@@ -82,6 +85,19 @@ class Entities(BaseModel):
         return [kind for kind in ("email", "device", "file") if getattr(self, kind)]
 
 
+class Pivot(BaseModel):
+    """A follow-up hunt offered on each row of the results ("Go hunt"): `hunt`, with its
+    `parameter` filled from the row's value in `column`. Whether `hunt` and `parameter` exist is
+    checked once the whole catalog is loaded (bot/hunts/pivots.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)
+    hunt: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=60)
+    parameter: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=PIVOT_LABEL_MAX)
+
+
 class Hunt(BaseModel):
     """One hunt file, validated."""
 
@@ -97,6 +113,12 @@ class Hunt(BaseModel):
     # The columns that make a row the same row in a later run, for schedules that post only new
     # rows; none: the whole row (rows with computed times then always look new).
     key: tuple[str, ...] = Field(default=(), max_length=10)
+    # MITRE ATT&CK tactics (InitialAccess) and techniques (T1566) it hunts for: `/hunt list
+    # tactic=...` finds it by them.
+    tactics: tuple[str, ...] = Field(default=(), max_length=20)
+    techniques: tuple[str, ...] = Field(default=(), max_length=50)
+    # Follow-up hunts offered per row of the results (bot/hunts/pivots.py checks their targets).
+    pivots: tuple[Pivot, ...] = Field(default=(), max_length=MAX_PIVOTS)
 
     @model_validator(mode="after")
     def _parameters_match_query(self) -> Hunt:
@@ -118,7 +140,22 @@ class Hunt(BaseModel):
         strangers = [c for c in self.key if c not in self.columns]
         if strangers:
             raise ValueError(f"key: not among the columns: {', '.join(strangers)}")
+        self._check_pivots()
         return self
+
+    def _check_pivots(self) -> None:
+        seen: set[tuple[str, str, str]] = set()
+        for index, pivot in enumerate(self.pivots):
+            if pivot.column not in self.columns:
+                raise ValueError(
+                    f"pivots[{index}].column: `{pivot.column}` is not among the columns, so no "
+                    "row would show the value it hunts for"
+                )
+            if (pivot.column, pivot.hunt, pivot.parameter) in seen:
+                raise ValueError(
+                    f"pivots[{index}]: `{pivot.column}` into `{pivot.hunt}` is declared twice"
+                )
+            seen.add((pivot.column, pivot.hunt, pivot.parameter))
 
     @property
     def source_table(self) -> str | None:

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,28 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
     TableBlock,
 )
 from slack_sdk.models.views import View
 
 from bot.formats import cell_text
 from bot.hunts import Catalog, Hunt
-from bot.slack.ids import INPUT_ELEMENT, ResultsAction, ResultsBlock, ResultsView
+from bot.hunts.adhoc import is_adhoc
+from bot.hunts.catalog import SAVED, Listing
+from bot.hunts.model import Pivot
+from bot.hunts.pivots import pivot_key
+from bot.slack.ids import (
+    INPUT_ELEMENT,
+    ResultsAction,
+    ResultsBlock,
+    ResultsView,
+    SavedHuntAction,
+)
 from bot.slack.mrkdwn import clip, code, escape, user, when
 from bot.slack.portal import device_url, email_url, file_url
 from bot.state.results import Selection, StoredResult
@@ -77,7 +90,10 @@ def render_help() -> Message:
     lines = [
         "*/hunt* runs a named advanced-hunting query on Microsoft Defender and posts the results "
         "here; results that found something start an incident thread.",
-        "• `/hunt list` — the hunts there are, with their parameters",
+        "• `/hunt list [word] [table=T] [tactic=T]` — the hunts there are (built-in, file or "
+        "saved), with their parameters",
+        "• `/hunt kql` — run your own KQL (if allowed); `/hunt save [NAME]` keeps one as a "
+        "hunt, `/hunt delete NAME` removes a saved one",
         "• `/hunt NAME [name=value ...]` — run one, e.g. `/hunt zap-misses lookback=3d`",
         '• Quote values with spaces: `/hunt emails-by-subject subject="invoice due"`',
         "• `/hunt incidents` — this channel's open incident threads",
@@ -96,8 +112,14 @@ def render_help() -> Message:
     )
 
 
-def describe_hunt(hunt: Hunt) -> str:
-    text = f"*{escape(hunt.name)}* — {escape(hunt.title)}\n{escape(hunt.description.strip())}"
+def describe_hunt(hunt: Hunt, origin: str = "") -> str:
+    """`origin` is mrkdwn we built (where the hunt comes from)."""
+    text = f"*{escape(hunt.name)}* — {escape(hunt.title)}"
+    if origin:
+        text += f" _({origin})_"
+    text += f"\n{escape(clip(hunt.description.strip(), 500))}"
+    if hunt.tactics or hunt.techniques:
+        text += "\nMITRE: " + escape(", ".join([*hunt.tactics, *hunt.techniques]))
     for p in hunt.parameters:
         default = "required" if p.required else f"default {code(p.example)}"
         kind = f"one of {', '.join(p.values or ())}" if p.values else p.type.value
@@ -105,16 +127,37 @@ def describe_hunt(hunt: Hunt) -> str:
     return text
 
 
-def render_catalog(catalog: Catalog) -> Message:
-    hunts = list(catalog)
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"{len(hunts)} hunts"))]
-    for hunt in hunts[:MAX_CATALOG_SECTIONS]:
-        blocks.append(SectionBlock(text=mrkdwn(describe_hunt(hunt))))
-    if len(hunts) > MAX_CATALOG_SECTIONS:
-        rest = len(hunts) - MAX_CATALOG_SECTIONS
+def render_catalog(hunts: Catalog | list[Listing], searched: str = "") -> Message:
+    """`/hunt list [words] [table=T] [tactic=T]`: each hunt, where it comes from (built in, a
+    hunt file, or saved from Slack with its version), its tactics and parameters."""
+    listings = hunts.listings() if isinstance(hunts, Catalog) else hunts
+    count = f"{len(listings)} hunt{'' if len(listings) == 1 else 's'}"
+    heading = f"{count} matching {searched}" if searched else count
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(heading, 150)))]
+    if not listings:
+        blocks.append(
+            SectionBlock(
+                text=mrkdwn(
+                    f"No hunt matches {code(searched)}. Search by word, `table=EmailEvents` or "
+                    "`tactic=InitialAccess`, or see them all with `/hunt list`."
+                )
+            )
+        )
+    for listing in listings[:MAX_CATALOG_SECTIONS]:
+        blocks.append(SectionBlock(text=mrkdwn(describe_hunt(listing.hunt, _origin(listing)))))
+    if len(listings) > MAX_CATALOG_SECTIONS:
+        rest = len(listings) - MAX_CATALOG_SECTIONS
         blocks.append(ContextBlock(elements=[PlainTextObject(text=f"…and {rest} more.")]))
     blocks.append(ContextBlock(elements=[mrkdwn("Run one with `/hunt NAME [name=value ...]`")]))
-    return Message(text=f"{len(hunts)} hunts", blocks=as_dicts(blocks))
+    return Message(text=heading, blocks=as_dicts(blocks))
+
+
+def _origin(listing: Listing) -> str:
+    if listing.source != SAVED:
+        return listing.source
+    by = listing.saved_by or ""
+    who = "an import" if by == "import" else user(by)
+    return f"saved, version {listing.version} by {who}"
 
 
 def render_notice(text: str, hint: str | None = None) -> Message:
@@ -143,10 +186,21 @@ def render_running(
     body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
     if warning:
         body += f"\n:warning: {escape(warning)}"
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(body))]
+    # Plain dicts, not slack_sdk's models: this is on every /hunt's ack, and the models' to_dict
+    # cost a tenth of it (benchmarks/README.md). The same JSON as those models make.
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": body, "verbatim": True}}
+    ]
     if cancel:
-        blocks.append(ActionsBlock(elements=[_cancel_button(cancel)]))
-    return Message(text=f"Running {hunt_name}", blocks=as_dicts(blocks))
+        cancel_button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Cancel"},
+            "action_id": ResultsAction.CANCEL_HUNT.value,
+            "value": cancel,  # a request id: 32 hex digits
+            "style": "danger",
+        }
+        blocks.append({"type": "actions", "elements": [cancel_button]})
+    return Message(text=f"Running {hunt_name}", blocks=blocks)
 
 
 def _cancel_button(request_id: str) -> ButtonElement:
@@ -229,11 +283,13 @@ def render_results(
     numbers: list[int] | None = None,
     selection: Selection | None = None,
     tenant: str | None = None,
+    pivots: Sequence[Pivot] = (),
 ) -> Message:
     """The results message showing `page` (1-based) of `meta`; `rows` are that page's rows.
 
     With a `selection` the page is of the rows the filter matched, and `numbers` are those rows'
-    numbers in the whole result (so Take actions by number means the same rows either way)."""
+    numbers in the whole result (so Take actions by number means the same rows either way).
+    `pivots` (the hunt's follow-ups) are offered for the page's rows in a Go hunt… menu."""
     shown_count = len(selection.positions) if selection else meta.row_count
     pages = page_count(shown_count)
     page = min(max(page, 1), pages)
@@ -268,8 +324,10 @@ def render_results(
             )
         )
     first = (page - 1) * PAGE_ROWS + 1
+    menu = None
     if rows:
         numbers = numbers or list(range(first, first + len(rows)))
+        menu = _pivot_menu(meta, rows, numbers, pivots)
         blocks.append(_table(meta, rows, fresh, numbers, tenant))
         where = (
             f"matches {first:,}-{first + len(rows) - 1:,} of {shown_count:,}"
@@ -288,7 +346,7 @@ def render_results(
         )
     else:
         blocks.append(SectionBlock(text=mrkdwn(f"No rows: nothing matched {code(meta.hunt)}.")))
-    blocks.append(_buttons(meta, page, pages, fresh, selection))
+    blocks.append(_buttons(meta, page, pages, fresh, selection, menu))
     text = f"{meta.title}: {rows_text(meta.row_count)}" + (" (truncated)" if meta.truncated else "")
     return Message(text=clip(text, 300), blocks=as_dicts(blocks))
 
@@ -383,10 +441,15 @@ def _cell(text: str, limit: int, url: str | None = None) -> dict[str, Any]:
 
 
 def _buttons(
-    meta: StoredResult, page: int, pages: int, fresh: str, selection: Selection | None
+    meta: StoredResult,
+    page: int,
+    pages: int,
+    fresh: str,
+    selection: Selection | None,
+    menu: StaticSelectElement | None = None,
 ) -> ActionsBlock:
     within = f":{selection.id}" if selection else ""
-    elements = []
+    elements: list[ButtonElement | StaticSelectElement] = []
     if page > 1:
         elements.append(
             _button("◀ Previous", ResultsAction.PREVIOUS, f"{meta.id}:{page - 1}{within}")
@@ -400,11 +463,64 @@ def _buttons(
     if meta.row_count:
         elements.append(_button("Export CSV", ResultsAction.EXPORT, meta.id))
     elements.append(_button("Re-run", ResultsAction.RERUN, meta.id))
+    if is_adhoc(meta.hunt):
+        elements.append(
+            ButtonElement(
+                text=PlainTextObject(text="Save as hunt"),
+                action_id=SavedHuntAction.SAVE_AS,
+                value=meta.id,
+            )
+        )
     if meta.entity_kinds and meta.row_count:
         # From a filtered view, the Rows field starts as the filter.
         take = json.dumps({"result": meta.id, "rows": selection.text}) if selection else meta.id
         elements.append(_button("Take actions", ResultsAction.TAKE_ACTIONS, take, "primary"))
+    if menu is not None:
+        elements.append(menu)
     return ActionsBlock(block_id=f"{ResultsBlock.ACTIONS}.{fresh}", elements=elements)
+
+
+# Slack: at most 100 options in a select, 75 characters of text each (slack-platform.md §4).
+MAX_MENU_OPTIONS = 100
+OPTION_TEXT_MAX = 75
+# What names the thing a pivot hunts for better than its id, when the row has it.
+_FRIENDLIER = {"DeviceId": "DeviceName"}
+
+
+def _pivot_menu(
+    meta: StoredResult, rows: list[dict[str, Any]], numbers: list[int], pivots: Sequence[Pivot]
+) -> StaticSelectElement | None:
+    """Go hunt…: each row's follow-ups, e.g. "Row 3 · Device timeline (laptop-7)". An option
+    names the result, the row's number and the pivot; the value hunted for is read from the
+    stored row when it is chosen, never from the option."""
+    options = []
+    for number, row in zip(numbers, rows, strict=False):
+        for pivot in pivots:
+            if not cell_text(row.get(pivot.column)).strip():
+                continue  # nothing to hunt for on this row
+            shown = cell_text(row.get(_FRIENDLIER.get(pivot.column, ""))) or cell_text(
+                row.get(pivot.column)
+            )
+            options.append(_pivot_option(meta.id, number, pivot, " ".join(shown.split())))
+    if not options:
+        return None
+    return StaticSelectElement(
+        action_id=ResultsAction.GO_HUNT,
+        placeholder=PlainTextObject(text="Go hunt…"),
+        options=options[:MAX_MENU_OPTIONS],
+    )
+
+
+def _pivot_option(result_id: str, number: int, pivot: Pivot, shown: str) -> Option:
+    text = f"Row {number:,} · {pivot.label}"
+    room = OPTION_TEXT_MAX - len(text) - 3
+    if room >= 4:
+        text += f" ({clip(shown, room)})"
+    # Plain text, no emoji codes: a value such as :x: is shown as typed.
+    return Option(
+        text=PlainTextObject(text=clip(text, OPTION_TEXT_MAX), emoji=False),
+        value=f"{result_id}:{number}:{pivot_key(pivot)}",
+    )
 
 
 def _button(

@@ -14,6 +14,7 @@ class ResultsAction(StrEnum):
     FILTER = "results.filter"  # opens the Filter modal
     CLEAR_FILTER = "results.clear_filter"
     CANCEL_HUNT = "results.cancel_hunt"  # on a hunt's Running answer and progress message
+    GO_HUNT = "results.go_hunt"  # the Go hunt… menu: a row's follow-up hunt (a pivot)
 
 
 class ResultsView(StrEnum):
@@ -84,3 +85,22 @@ class ScheduleAction(StrEnum):
     PAUSE = "schedule.pause"
     RESUME = "schedule.resume"
     DELETE = "schedule.delete"
+
+
+class SavedHuntAction(StrEnum):
+    SAVE_AS = "saved_hunt.save_as"  # Save as hunt, on an ad-hoc query's results: value = result id
+    DELETE = "saved_hunt.delete"  # /hunt delete NAME's question: value JSON (subject = the name)
+    KEEP = "saved_hunt.keep"  # the same question's No, keep it
+
+
+class SavedHuntView(StrEnum):
+    KQL = "saved_hunt.kql"  # /hunt kql: the query form
+    SAVE = "saved_hunt.save"  # Save as hunt and /hunt save [NAME]: the hunt's form
+
+
+class SavedHuntBlock(StrEnum):
+    QUERY = "saved_hunt.query"
+    NAME = "saved_hunt.name"
+    TITLE = "saved_hunt.title"
+    DESCRIPTION = "saved_hunt.description"
+    TACTICS = "saved_hunt.tactics"

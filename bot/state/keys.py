@@ -178,3 +178,26 @@ def schedules_in_channel(team: str, channel: str) -> str:
 def clock_offset() -> str:
     """Seconds the console's `wait` moved the schedules' time ahead of the wall clock (lab only)."""
     return f"{PREFIX}:clock:offset"
+
+
+# -- saved hunts and ad-hoc queries (bot/state/saved_hunts.py) --------------------------------
+
+
+def saved_hunt(name: str) -> str:
+    """A hash: the current version's hunt (JSON), its number, author, who saved it and when."""
+    return f"{PREFIX}:saved-hunt:{name}"
+
+
+def saved_hunt_versions(name: str) -> str:
+    """A list of every version saved, oldest first (JSON: version, by, at, hunt)."""
+    return f"{PREFIX}:saved-hunt:{name}:versions"
+
+
+def saved_hunts() -> str:
+    """A set of the saved hunts' names."""
+    return f"{PREFIX}:saved-hunts"
+
+
+def adhoc_hunt(name: str) -> str:
+    """An ad-hoc query as the hunt it ran as, kept as long as its results (re-run, save)."""
+    return f"{PREFIX}:adhoc-hunt:{name}"

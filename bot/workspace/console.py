@@ -37,6 +37,7 @@ from .webapi import WebApiStandIn
 APPROVERS_GROUP = "S0APPROVERS"  # bob and carol, in the console's workspace
 
 BOT_TOKEN = "xoxb-console"
+CONSOLE_KQL_USER = "U0ALICE"
 
 
 async def run_console(
@@ -97,6 +98,9 @@ async def _start(
             # The workspace's approvers (@bob, @carol) unless the settings name others.
             "approval_approver_usergroups": settings.approval_approver_usergroups
             or (APPROVERS_GROUP,),
+            # @alice may run her own KQL (/hunt kql) unless the settings name who may.
+            "kql_allowed_users": settings.kql_allowed_users
+            or (() if settings.kql_allowed_usergroups else (CONSOLE_KQL_USER,)),
         }
     )
     from bot.app import serve_in_process, start_services

@@ -17,6 +17,8 @@ from bot.slack.ids import (
     IncidentAction,
     ResultsAction,
     ResultsView,
+    SavedHuntAction,
+    SavedHuntView,
     ScheduleAction,
     TakeActionsAction,
     TakeActionsView,
@@ -40,6 +42,7 @@ RULES: dict[str, Who] = {
     ResultsAction.CLEAR_FILTER: Who.IN_CHANNEL,
     ResultsView.FILTER: Who.SHOWN_TO,
     ResultsAction.CANCEL_HUNT: Who.HUNTER,
+    ResultsAction.GO_HUNT: Who.IN_CHANNEL,  # a row's follow-up hunt (a pivot)
     ApprovalAction.APPROVE: Who.APPROVER,
     ApprovalAction.REJECT: Who.APPROVER,
     ApprovalAction.RETRY_UNKNOWN: Who.APPROVER,
@@ -60,6 +63,13 @@ RULES: dict[str, Who] = {
     ScheduleAction.PAUSE: Who.IN_CHANNEL,
     ScheduleAction.RESUME: Who.IN_CHANNEL,
     ScheduleAction.DELETE: Who.IN_CHANNEL,
+    # The saved-hunt flows also ask KQL_ALLOWED_* and "author or approver"
+    # (tests/saved_hunts/test_adhoc_journey.py).
+    SavedHuntAction.SAVE_AS: Who.IN_CHANNEL,
+    SavedHuntAction.DELETE: Who.SHOWN_TO,
+    SavedHuntAction.KEEP: Who.SHOWN_TO,
+    SavedHuntView.KQL: Who.SHOWN_TO,
+    SavedHuntView.SAVE: Who.SHOWN_TO,
 }
 
 
@@ -80,6 +90,8 @@ async def test_every_listener_is_inside_the_boundary_and_every_control_has_its_r
         IncidentAction,
         TakeActionsAction,
         TakeActionsView,
+        SavedHuntAction,
+        SavedHuntView,
     ):
         assert {str(i) for i in ids} <= set(registered), ids
     assert HandoffView.CALLBACK in registered
@@ -134,6 +146,7 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
         stale = json.dumps({"shown_to": "U0CAROL", "idle": 3600, "threads": [results.ts]})
         await bot.run("/hunt schedule zap-misses every 1h")
         schedule = json.dumps({"subject": "SCH-1", "shown_to": "U0DAVE"})
+        saved = json.dumps({"subject": "zap-misses", "version": 1, "shown_to": "U0CAROL"})
 
         presses = [
             ("dave", results, ResultsAction.PREVIOUS, f"{result_id}:1", "not on the list"),
@@ -143,6 +156,7 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             ("dave", results, ResultsAction.TAKE_ACTIONS, result_id, "not on the list"),
             ("dave", results, ResultsAction.FILTER, result_id, "not on the list"),
             ("dave", results, ResultsAction.CLEAR_FILTER, result_id, "not on the list"),
+            ("dave", results, ResultsAction.GO_HUNT, f"{result_id}:1:00000000", "not on the list"),
             # The hunt's id is its result's: only Alice, who ran it, or an approver may cancel.
             ("dave", results, ResultsAction.CANCEL_HUNT, result_id, "Only <@U0ALICE>, who ran it"),
             ("dave", status, IncidentAction.TAKE_OVER, results.ts, "not on the list"),
@@ -161,6 +175,9 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             ("dave", status, ScheduleAction.PAUSE, schedule, "not on the list"),
             ("dave", status, ScheduleAction.RESUME, schedule, "not on the list"),
             ("dave", status, ScheduleAction.DELETE, schedule, "not on the list"),
+            ("dave", results, SavedHuntAction.SAVE_AS, result_id, "not on the list"),
+            ("bob", question, SavedHuntAction.DELETE, saved, "Only <@U0CAROL>"),
+            ("bob", question, SavedHuntAction.KEEP, saved, "Only <@U0CAROL>"),
         ]
         pressed = {press[2] for press in presses}
         tried_above = {
@@ -169,6 +186,7 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             HandoffView.CALLBACK,
             ApprovalView.REJECT,
             ResultsView.FILTER,
+            *SavedHuntView,
         }
         assert pressed | {str(v) for v in tried_above} >= {
             c for c in RULES if c not in ("/hunt", "app_mention")
@@ -211,6 +229,16 @@ async def test_a_press_by_anyone_the_control_is_not_for_is_refused_privately(set
             {"results.filter_rows": {INPUT_ELEMENT: {"value": "Subject contains x"}}},
         )
         assert "Only <@U0ALICE> can answer this" in answer.text
+
+        # Bob submits forms opened for Alice: refused in the form, nothing run or saved.
+        for callback in SavedHuntView:
+            answer = await bot.submit_view(
+                "bob",
+                callback,
+                {"channel": "C0SOC", "team": TEAM_ID, "shown_to": "U0ALICE"},
+                {"saved_hunt.query": {INPUT_ELEMENT: {"value": "EmailEvents | take 1"}}},
+            )
+            assert "Only <@U0ALICE> can answer this" in answer.text, callback
 
         # Nothing changed: the approval waits, the incident is Alice's and open.
         after = await bot.services.approvals.get(approval.id)
