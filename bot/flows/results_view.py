@@ -14,6 +14,7 @@ import json
 from bot.actions.row_filter import looks_like_filter, parse_row_filter
 from bot.errors import BadArgument, FieldErrors, HuntBotError
 from bot.flows.hunts import portal_tenant
+from bot.hunts.pivots import offered_pivots
 from bot.services import Services
 from bot.slack.blocks import PAGE_ROWS, Message, page_count, render_filter_view, render_results
 from bot.slack.ids import ResultsBlock
@@ -48,7 +49,13 @@ async def render_view(
         rows = await services.results.rows_at(meta.id, positions)
         numbers = [p + 1 for p in positions]
     return render_results(
-        meta, rows, page, numbers=numbers, selection=selection, tenant=portal_tenant(services)
+        meta,
+        rows,
+        page,
+        numbers=numbers,
+        selection=selection,
+        tenant=portal_tenant(services),
+        pivots=offered_pivots(services.catalog, meta.hunt),
     )
 
 

@@ -32,7 +32,7 @@ async def test_a_consented_app_can_hunt_and_the_missing_permissions_are_named(mi
     assert ok, text
     assert "Token for Microsoft Graph acquired" in text
     assert "ThreatHunting.Read.All" in text
-    assert "This app registration can run all 9 hunts" in text
+    assert "This app registration can run all 12 hunts" in text
     # Granted: isolation. Not granted: scans, named with what to grant.
     assert re.search(r"Isolate and release devices\s+│ available", text)
     assert "grant the application permission Machine.Scan on WindowsDefenderATP" in text

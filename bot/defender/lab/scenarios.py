@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.defender.lab.company import DOMAIN, Company, Ids, stable_guid, stable_hex
+from bot.defender.lab.company import DOMAIN, Company, Ids, fixed_user, stable_guid, stable_hex
 from bot.defender.lab.events import (
     add_attachment,
     add_click,
@@ -22,6 +22,7 @@ from bot.defender.lab.events import (
     add_post_delivery,
     add_process,
     add_url,
+    binary,
 )
 from bot.defender.lab.rows import LabRows
 
@@ -81,6 +82,20 @@ def message_id(label: str) -> str:
     return stable_guid(f"message:{label}")
 
 
+def cast_upn(role: str) -> str:
+    return fixed_user(*CAST_ROLES[role]).upn
+
+
+def cast_device_id(role: str) -> str:
+    return stable_hex(f"device:{role}", 40)  # as company.build_company gives the cast's devices
+
+
+def attachment_path(name: str) -> str:
+    """Where the attachment victim's downloads land (the file's hashes follow its path)."""
+    victim = fixed_user(*CAST_ROLES["attachment_victim"])
+    return f"C:\\Users\\{victim.account_name}\\Downloads\\{name}"
+
+
 RANSOMWARE_PARENT = r"C:\ProgramData\SvcUpdate\svcupd.exe"
 RANSOMWARE_COMMANDS = (
     "vssadmin.exe delete shadows /all /quiet",
@@ -95,6 +110,7 @@ ADMIN_COMMANDS = (
     "wbadmin.exe start backup -backupTarget:E: -include:C: -quiet",
     "bcdedit.exe /enum",
 )
+POWERSHELL_COMMAND = "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0A"
 MALWARE_ATTACHMENT_SHA256 = stable_hex("attachment:invoice-4471", 64)
 UNOPENED_MALWARE_SHA256 = stable_hex("attachment:unopened", 64)
 CLEAN_ATTACHMENT_SHA256 = stable_hex("attachment:clean-agenda", 64)
@@ -150,6 +166,33 @@ PLANTED: tuple[PlantedCase, ...] = (
         "powershell-after-malicious-email", "NetworkMessageId",
         found=frozenset({message_id("powershell-soon")}),
         missed=frozenset({message_id("powershell-late"), message_id("powershell-blocked")}),
+    ),
+    # The pivots' follow-ups, run with what a row of the hunts above holds.
+    PlantedCase(
+        "emails-to", "NetworkMessageId", args={"recipient": cast_upn("zap_miss")},
+        found=frozenset({message_id("zap-miss")}),
+        missed=frozenset({message_id("zap-success"), message_id("zap-late-signin")}),
+    ),
+    PlantedCase(
+        "device-timeline", "ProcessCommandLine",
+        args={"device_id": cast_device_id("ransomware_device"), "lookback": "7d"},
+        found=frozenset(RANSOMWARE_COMMANDS + ADMIN_COMMANDS),
+        missed=frozenset({POWERSHELL_COMMAND}),
+    ),
+    PlantedCase(
+        "device-timeline", "ProcessCommandLine",
+        args={"device_id": cast_device_id("ransomware_device")},
+        found=frozenset(RANSOMWARE_COMMANDS), missed=frozenset(ADMIN_COMMANDS),
+    ),
+    PlantedCase(
+        "where-file-seen", "ProcessCommandLine",
+        args={"sha1": binary(RANSOMWARE_PARENT)["SHA1"]},
+        found=frozenset(RANSOMWARE_COMMANDS), missed=frozenset(ADMIN_COMMANDS),
+    ),
+    PlantedCase(
+        "where-file-seen", "FileName",
+        args={"sha1": binary(attachment_path("Invoice_4471.docm"))["SHA1"]},
+        found=frozenset({"Invoice_4471.docm"}), missed=frozenset({"Agenda.pdf"}),
     ),
 )
 
@@ -300,5 +343,5 @@ def _plant_devices(rows: LabRows, ids: Ids, company: Company, ago: HoursAgo) -> 
         # Defender keeps the UPN's original case; the hunt must match it case-insensitively.
         add_process(rows, ids, time=email.time + timedelta(minutes=minutes_later),
                     device=device, user=user, image=powershell,
-                    command_line="powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0A",
+                    command_line=POWERSHELL_COMMAND,
                     parent=winword, upn=f"{user.given_name}.{user.surname}@{DOMAIN}")
