@@ -7,6 +7,7 @@ traceback, and exit non-zero: 2 for bad input or settings, 1 for failures on the
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -24,9 +25,11 @@ from bot.errors import HuntBotError
 from bot.formats import cell_text, to_csv, to_json
 from bot.hunts import Catalog, load_catalog
 from bot.hunts.arguments import pair_arguments
-from bot.hunts.model import RenderedHunt
+from bot.hunts.model import Hunt, RenderedHunt
 
 if TYPE_CHECKING:
+    from bot.defender.lab import LabSummary
+    from bot.flows.hunt_files import FileReport
     from bot.services import Services
 
 app = typer.Typer(
@@ -71,9 +74,21 @@ def catalog_for(current: Settings) -> Catalog:
 # -- hunts -------------------------------------------------------------------------------------
 
 
-@app.command("hunts")
-def list_hunts() -> None:
+hunts_app = typer.Typer(
+    help="The named hunts: list them (no sub-command), import and export saved hunts.",
+    invoke_without_command=True,
+)
+app.add_typer(hunts_app, name="hunts")
+
+
+@hunts_app.callback(invoke_without_command=True)
+def hunts_main(ctx: typer.Context) -> None:
     """List the named hunts, their parameters and defaults."""
+    if ctx.invoked_subcommand is None:
+        list_hunts()
+
+
+def list_hunts() -> None:
     catalog = catalog_for(settings())
     table = Table(show_lines=True, title=f"{len(catalog)} hunts")
     table.add_column("hunt", style="bold", no_wrap=True)
@@ -111,7 +126,11 @@ def hunt(
 ) -> None:
     """Run a named hunt and print its result."""
     current = settings()
-    rendered = catalog_for(current).get(name).render(pair_arguments(arguments or []))
+    catalog = catalog_for(current)
+    found = catalog.find(name)
+    if found is None and current.redis_url is not None:
+        found = asyncio.run(_saved_hunt(current, name))  # saved in Slack or by `hunts import`
+    rendered = (found or catalog.get(name)).render(pair_arguments(arguments or []))
     if kql:
         print(rendered.kql)
         return
@@ -137,6 +156,88 @@ async def _run(
         return result, time.perf_counter() - started
     finally:
         await backend.aclose()
+
+
+async def _saved_hunt(current: Settings, name: str) -> Hunt | None:
+    from bot.state.redis import open_redis
+    from bot.state.saved_hunts import SavedHunts
+
+    redis = open_redis(current)
+    try:
+        saved = await SavedHunts(redis.client).get(name.strip().lower())
+    finally:
+        await redis.aclose()
+    return None if saved is None else saved.hunt
+
+
+@hunts_app.command("import")
+def import_hunts(
+    directory: Annotated[Path, typer.Argument(help="A folder of hunt files or Microsoft's YAML.")],
+    run: Annotated[
+        bool,
+        typer.Option(
+            help="Run each Microsoft query once (HUNT_BACKEND, 10 rows) to see its columns."
+        ),
+    ] = True,
+) -> None:
+    """Save every hunt file, and every query in Microsoft's hunting-query YAML, as a saved hunt."""
+    current = settings()
+    reports = asyncio.run(_import(current, directory, run))
+    table = Table(title=f"{directory}: {len(reports)} files")
+    for column in ("file", "outcome", "hunt", "why / how"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        style = "yellow" if report.outcome == "skipped" else ""
+        table.add_row(
+            Text(report.path), Text(report.outcome, style=style), report.name, Text(report.detail)
+        )
+    out.print(table)
+    counts = {o: sum(r.outcome == o for r in reports) for o in ("imported", "updated", "skipped")}
+    out.print(
+        f"{counts['imported']} imported, {counts['updated']} updated, "
+        f"{counts['skipped']} skipped.",
+        highlight=False,
+    )
+
+
+async def _import(current: Settings, directory: Path, run: bool) -> list[FileReport]:
+    from bot.defender.backends import open_backend
+    from bot.flows.hunt_files import import_folder
+    from bot.state.redis import open_redis
+    from bot.state.saved_hunts import SavedHunts
+
+    redis = open_redis(current)
+    backend = await asyncio.to_thread(open_backend, current) if run else None
+    try:
+        store = SavedHunts(redis.client)
+        return await import_folder(store, catalog_for(current), backend, directory)
+    finally:
+        if backend is not None:
+            await backend.aclose()
+        await redis.aclose()
+
+
+@hunts_app.command("export")
+def export_hunts(
+    directory: Annotated[Path, typer.Argument(help="Where to write NAME.yaml for each.")],
+) -> None:
+    """Write every saved hunt as a hunt file, for review in git."""
+    written = asyncio.run(_export(settings(), directory))
+    for name, path in written:
+        out.print(f"{name} -> {path}", highlight=False, markup=False)
+    out.print(f"{len(written)} saved hunts written to {directory}.", highlight=False)
+
+
+async def _export(current: Settings, directory: Path) -> list[tuple[str, Path]]:
+    from bot.flows.hunt_files import export_folder
+    from bot.state.redis import open_redis
+    from bot.state.saved_hunts import SavedHunts
+
+    redis = open_redis(current)
+    try:
+        return await export_folder(SavedHunts(redis.client), directory)
+    finally:
+        await redis.aclose()
 
 
 def _print_table(rendered: RenderedHunt, result: HuntResult, seconds: float, where: str) -> None:
@@ -191,10 +292,38 @@ def lab_init(
             raise typer.Exit(1)
         if not typer.confirm(f"Replace the lab at {target} (its remediated state is lost)?"):
             raise typer.Exit(1)
-    summary = create_lab(target, rows=rows, seed=seed)
+    if sys.stdout.isatty():
+        summary = _create_lab_showing_progress(target, rows, seed)
+    else:
+        summary = create_lab(target, rows=rows, seed=seed)
     out.print(f"Lab tenant written to {target} in {summary.seconds:.1f}s:", highlight=False)
     for table_name, count in sorted(summary.rows.items()):
         out.print(f"  {table_name:<28} {count:>9,} rows", highlight=False)
+
+
+def _create_lab_showing_progress(target: Path, rows: int | None, seed: int) -> LabSummary:
+    """`create_lab` with a progress bar of the rows made (on a terminal only)."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+    from bot.defender.lab import create_lab
+    from bot.defender.lab.generate import expected_rows
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Making the lab's rows", total=expected_rows(rows))
+
+        def made(done: int, expected: int) -> None:
+            bar.update(task, completed=min(done, expected), total=expected)
+
+        summary = create_lab(target, rows=rows, seed=seed, progress=made)
+        bar.update(task, completed=bar.tasks[0].total)
+    return summary
 
 
 @lab_app.command("plant")
@@ -236,7 +365,7 @@ def serve(
 
     current = settings()
     require_slack(current, socket_mode=socket_mode)
-    _log_to_stderr()
+    _log_to_stderr(current)
     asyncio.run(_serve(current, host, port, socket_mode))
 
 
@@ -253,6 +382,9 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
             await serve_socket_mode(services, current.slack_app_token.get_secret_value())
         else:
             bolt = create_bolt_app(services)
+            # What start-up made lives as long as the process: out of the collector's sight, a
+            # full collection no longer walks it (about 15 us of every ack, benchmarks/README.md).
+            gc.freeze()
             # Every request is POST /slack/events: an access log line each costs about 0.13 ms
             # of the ack (benchmarks/README.md) and says nothing the bot's own logs do not.
             config = uvicorn.Config(
@@ -261,6 +393,7 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
                 port=port,
                 log_level="info",
                 access_log=False,
+                log_config=None,  # uvicorn's lines go through ours (LOG_FORMAT, redaction)
             )
             await uvicorn.Server(config).serve()
     finally:
@@ -289,7 +422,7 @@ async def serve_socket_mode(services: Services, app_token: str) -> None:
 def worker() -> None:
     """Run background jobs (hunts, exports) from the Redis queue."""
     current = settings()
-    _log_to_stderr()
+    _log_to_stderr(current)
     asyncio.run(_work(current))
 
 
@@ -299,6 +432,10 @@ async def _work(current: Settings) -> None:
 
     services = await start_services(current)
     try:
+        if current.metrics_port is not None:
+            from bot.metrics import serve_worker_metrics
+
+            serve_worker_metrics(current.metrics_port)
         err.print(f"Worker consuming jobs from {services.redis.description}.")
         await run_worker(services)
     finally:
@@ -320,12 +457,16 @@ def console(
     raise typer.Exit(asyncio.run(run_console(settings(), script=script, transcript=transcript)))
 
 
-def _log_to_stderr() -> None:
-    import logging
+def _log_to_stderr(current: Settings) -> None:
+    """Text or JSON lines (LOG_FORMAT) on stderr, carrying ids, never a secret (bot/logs.py)."""
+    from bot.config import SECRET_SETTINGS
+    from bot.logs import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    secrets = []
+    for name in SECRET_SETTINGS:
+        value = getattr(current, name.lower(), None)
+        secrets.append(value.get_secret_value() if value is not None else None)
+    configure_logging(current.log_format, secrets)
 
 
 # -- audit ---------------------------------------------------------------------------------------

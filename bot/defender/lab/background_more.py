@@ -66,7 +66,7 @@ def add_remaining_tables(rows: LabRows, ids: Ids, company: Company, anchor: date
     """Rows for every documented table still empty, and DeviceNetworkInfo for every device."""
     _add_network_info(rows, ids, company, anchor)
     for name, table in load_schema().items():
-        if rows.tables[name]:
+        if rows.count(name):
             continue
         for n in range(ROWS_PER_TABLE):
             device = ids.rng.choice(company.staff_devices)

@@ -35,7 +35,7 @@ import duckdb
 import duckdb_kql
 
 from bot.defender.lab.functions import fill_helper_tables
-from bot.defender.lab.generate import DEFAULT_ROWS, generate_rows, load_rows
+from bot.defender.lab.generate import DEFAULT_ROWS, Progress, generate_into
 from bot.defender.lab.schema import create_tables, lab_tables
 from bot.errors import LabError
 
@@ -60,11 +60,13 @@ class LabSummary:
     seconds: float
 
 
-def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSummary:
+def create_lab(
+    path: Path, *, rows: int | None = None, seed: int = 0, progress: Progress | None = None
+) -> LabSummary:
     """(Re)create the lab file at `path`: the documented tables, planted scenarios, noise.
 
     Built next to the target and moved into place, so a lab that fails halfway never replaces a
-    working one.
+    working one. `progress` is told how many rows are made so far, and about how many in all.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -73,11 +75,10 @@ def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSumm
     partial = path.with_name(f"{path.name}.{os.getpid()}-{random.getrandbits(32):08x}.partial")
     _remove_database(partial)
     anchor = datetime.now(UTC)
-    generated = generate_rows(anchor=anchor, seed=seed, rows=rows)
     con = duckdb_kql.connect(str(partial))
     try:
         create_tables(con)
-        load_rows(con, generated)
+        counts = generate_into(con, anchor=anchor, seed=seed, rows=rows, progress=progress)
         fill_helper_tables(con)
         con.execute(
             f"CREATE TABLE {META_TABLE} (anchor TIMESTAMPTZ, seed BIGINT, size BIGINT, "
@@ -97,7 +98,7 @@ def create_lab(path: Path, *, rows: int | None = None, seed: int = 0) -> LabSumm
             os.replace(partial, path)
     finally:
         _remove_database(partial)
-    return LabSummary(path, seed, anchor, generated.counts(), time.perf_counter() - started)
+    return LabSummary(path, seed, anchor, counts, time.perf_counter() - started)
 
 
 def _remove_database(path: Path) -> None:
