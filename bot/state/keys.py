@@ -33,6 +33,11 @@ def hunting_waiters_seen() -> str:
     return f"{PREFIX}:quota:hunting:seen"
 
 
+def hunting_arrivals() -> str:
+    """A counter that orders hunts joining the queue in the same millisecond."""
+    return f"{PREFIX}:quota:hunting:arrivals"
+
+
 def hunting_queue() -> str:
     """Hunts waiting for the quota, by arrival time: the queue position people are told."""
     return f"{PREFIX}:quota:hunting:queue"

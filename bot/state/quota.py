@@ -47,7 +47,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: call log, queue, last-seen of waiters, pause.
+# KEYS: call log, queue, last-seen of waiters, pause, arrival counter.
 # ARGV: limit, window ms, waiter id, arrival (ms; -1 = now), stale ms, call id, probe ms.
 # Returns {0} when the call may go (it is logged), else {position, wait ms, paused ms, quota}.
 _ACQUIRE = (
@@ -77,7 +77,12 @@ if now >= paused and not probing and used < limit and (head == nil or head == id
   end
   return {0}
 end
-redis.call('ZADD', KEYS[2], 'NX', arrival, id)
+if not redis.call('ZSCORE', KEYS[2], id) then
+  -- Hunts arriving in the same millisecond keep their order of arrival (a tie would be ordered
+  -- by id, so a later hunt could take a place already told to an earlier one).
+  local tie = redis.call('INCR', KEYS[5]) % 1000
+  redis.call('ZADD', KEYS[2], arrival + tie / 1000, id)
+end
 redis.call('ZADD', KEYS[3], now, id)
 local position = redis.call('ZRANK', KEYS[2], id) + 1
 -- Its turn comes when enough logged calls have left the window (and any pause is over).
@@ -182,6 +187,7 @@ class HuntingQuota:
                 keys.hunting_queue(),
                 keys.hunting_waiters_seen(),
                 keys.hunting_pause(),
+                keys.hunting_arrivals(),
             ],
             args=[
                 self.per_minute,

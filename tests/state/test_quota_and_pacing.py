@@ -131,3 +131,14 @@ async def test_posts_to_one_channel_are_about_a_second_apart_across_pacers(clien
     assert sorted(round(w) for w in waits[:3]) == [0, 1, 2]
     assert waits[3] == 0  # another channel is not held up
     assert 1.8 < time.monotonic() - started < 3
+
+
+async def test_hunts_arriving_in_the_same_millisecond_keep_their_order_and_their_place(client):
+    quota = HuntingQuota(client, per_minute=1)
+    assert await quota.acquire("first") is None
+    # Ids that sort the other way from their arrival: a tie must not be ordered by id.
+    names = ["zulu", "yankee", "mike", "bravo", "alpha"]
+    told = [(await quota.acquire(n, arrived_ms=1_800_000_000_000)).position for n in names]
+    assert told == [1, 2, 3, 4, 5]
+    again = [(await quota.acquire(n, arrived_ms=1_800_000_000_000)).position for n in names]
+    assert again == told
