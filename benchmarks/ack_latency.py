@@ -345,6 +345,76 @@ def show(rows: list[dict]) -> None:
             print(text + (f", throughput x{throughput}" if load.startswith("closed") else ""))
 
 
+# Issue 13's budgets for the bot's ack: (figure, how it is measured, the budget, which is ok).
+BUDGET_RATE = "200/s"
+
+
+def budget_rows(rows: list[dict], connections: int) -> list[tuple[str, str, str, bool]]:
+    """Each budget next to the bot's figure (the median over runs); missing targets or loads
+    leave their lines out."""
+    from statistics import median
+
+    def figure(target: str, load: str, key: str) -> float | None:
+        values = [
+            r[key]
+            for r in rows
+            if (r["target"], r["load"]) == (target, load) and r[key] is not None
+        ]
+        return median(values) if values else None
+
+    closed = f"closed {connections}"
+    lines = []
+    bot, default = figure("bot", closed, "throughput"), figure("bare-default", closed, "throughput")
+    bare = figure("bare", closed, "throughput")
+    if bot is not None and default is not None:
+        lines.append(
+            (
+                f"bot throughput, {closed}",
+                f"{bot:.0f} req/s",
+                f">= bare-default's {default:.0f} req/s",
+                bot >= default,
+            )
+        )
+    if bot is not None and bare:
+        lines.append(
+            (
+                f"bot/bare throughput, {closed}",
+                f"x{bot / bare:.2f}",
+                ">= x0.70",
+                bot / bare >= 0.7,
+            )
+        )
+    for key, limit in (("p50", 5.0), ("p99", 15.0)):
+        value = figure("bot", BUDGET_RATE, key)
+        if value is not None:
+            lines.append(
+                (
+                    f"bot {key} at {BUDGET_RATE}",
+                    f"{value:.1f} ms",
+                    f"<= {limit:g} ms",
+                    value <= limit,
+                )
+            )
+    return lines
+
+
+def show_budgets(rows: list[dict], connections: int) -> None:
+    lines = budget_rows(rows, connections)
+    if not lines:
+        return
+    table = [
+        ("budget (issue 13)", "measured", "budget", ""),
+        *(
+            (name, measured, budget, "ok" if ok else "MISSED")
+            for name, measured, budget, ok in lines
+        ),
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    print()
+    for line in table:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
 def start_servers(args: argparse.Namespace, secret: str, workdir: Path) -> dict:
     """Each target as a subprocess on its own port, answering /healthz: {target: (process, port)}"""
     scrubbed = {
@@ -425,6 +495,7 @@ def benchmark(args: argparse.Namespace) -> None:
                 print(f"run {run} done, load average {os.getloadavg()[0]:.2f}", flush=True)
             print()
             show(rows)
+            show_budgets(rows, args.connections)
             if "bot" in processes:
                 answered = sum(r["sent"] - r["errors"] for r in rows if r["target"] == "bot")
                 print(

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from bot import readiness, redis_gauges
 from bot.access import HuntAccess
 from bot.backoff import Backoff
 from bot.config import EXPECTED, Settings
@@ -120,7 +121,7 @@ async def start_services(
         incidents=IncidentStore(redis.client, AuditLog(redis.client)),
         drafts=Drafts(redis.client),
         cards=CardLocations(redis.client),
-        queue=JobQueue(create_broker(redis.url)),
+        queue=JobQueue(create_broker(redis.url), redis.url),
         schedules=ScheduleStore(redis.client),
         clock=ScheduleClock(redis.client, movable=settings.hunt_backend == "lab"),
     )
@@ -176,7 +177,9 @@ def create_bolt_app(services: Services) -> AsyncApp:
         # Listeners only validate, write to Redis and enqueue: answer as soon as they return
         # rather than polling for ack() every 10 ms (../shared/reference/bolt-ack-latency.md).
         process_before_response=True,
-        request_verification_enabled=settings.slack_signing_secret is not None,
+        # bot/web.py checks every HTTP request's signature before Bolt sees it (Socket Mode's
+        # have none): checking again here cost each ack an HMAC and a header parse.
+        request_verification_enabled=False,
     )
     register_all(app, services)
     return app
@@ -192,8 +195,18 @@ def create_web_app(services: Services, bolt: AsyncApp) -> Starlette:
             return exc.message
         return None
 
+    async def ready() -> dict[str, str]:
+        return await readiness.missing(services.settings, services.redis)
+
+    async def before_metrics() -> None:
+        await redis_gauges.read(services.redis.client)
+
     return _web_app(
-        bolt, signing_secret=secret.get_secret_value() if secret else None, health=health
+        bolt,
+        signing_secret=secret.get_secret_value() if secret else None,
+        health=health,
+        ready=ready,
+        before_metrics=before_metrics,
     )
 
 

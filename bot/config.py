@@ -111,6 +111,9 @@ EXPECTED: dict[str, str] = {
     "SCHEDULE_ALLOWED_USERS": "comma-separated Slack user ids who may schedule hunts",
     "SCHEDULE_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may "
     "schedule hunts",
+    "KQL_ALLOWED_USERS": "comma-separated Slack user ids who may run ad-hoc KQL (/hunt kql)",
+    "KQL_ALLOWED_USERGROUPS": "comma-separated Slack user group ids whose members may run "
+    "ad-hoc KQL",
     "RESULTS_TTL_DAYS": "how many days results stay available for paging and export (1-90)",
     "APPROVAL_POLICY_FILE": "the path of a YAML approval policy (approvers, quorum, expiry, "
     "target caps, protected devices and mailboxes per action or entity kind)",
@@ -125,6 +128,8 @@ EXPECTED: dict[str, str] = {
     "resumes the run (0-300)",
     "APPROVAL_PROTECTED_DEVICES": "comma-separated device ids or names never acted on",
     "APPROVAL_PROTECTED_MAILBOXES": "comma-separated email addresses never acted on",
+    "LOG_FORMAT": "'text' (the default) or 'json' (one JSON object a line, with the ids)",
+    "METRICS_PORT": "the port `hunt-bot worker` serves /metrics on (1-65535; unset: none)",
 }
 
 # A comma-separated list in the environment, e.g. HUNT_ALLOWED_CHANNELS=C0SOC,C0IR.
@@ -181,6 +186,9 @@ class Settings(BaseSettings):
     # Who may make, pause, resume and delete scheduled hunts: empty means anyone who may hunt.
     schedule_allowed_users: IdList = ()
     schedule_allowed_usergroups: IdList = ()
+    # Who may run their own KQL (/hunt kql) and save hunts from it: empty means nobody.
+    kql_allowed_users: IdList = ()
+    kql_allowed_usergroups: IdList = ()
     results_ttl_days: int = Field(default=7, ge=1, le=90)
     # A hunt still going after this long gets a visible progress message with Cancel, edited
     # this often (bot/flows/hunt_progress.py says why it is not the private answer).
@@ -201,6 +209,11 @@ class Settings(BaseSettings):
     approval_takeover_grace_seconds: float = Field(default=5, ge=0, le=300)
     approval_protected_devices: IdList = ()  # ids or names, not Slack ids: own validator below
     approval_protected_mailboxes: IdList = ()
+
+    # Operations (infra/README.md): log lines as text or JSON; the worker's own /metrics port
+    # (`hunt-bot serve` answers /metrics on its HTTP port).
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("approval_approver_users", "approval_approver_usergroups", mode="before")
     @classmethod
@@ -235,6 +248,8 @@ class Settings(BaseSettings):
         "hunt_allowed_usergroups",
         "schedule_allowed_users",
         "schedule_allowed_usergroups",
+        "kql_allowed_users",
+        "kql_allowed_usergroups",
         mode="before",
     )
     @classmethod

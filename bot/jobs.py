@@ -16,15 +16,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
+from bot import metrics
 from bot.backoff import Backoff
 from bot.defender.capabilities import current_capabilities
 from bot.errors import HuntBotError
 from bot.flows import approvals, hunts, schedules
 from bot.flows.failures import failure_message
+from bot.logs import ids_bound
 from bot.queue import JobName
 from bot.services import Services
 from bot.slack.delivery import tell_user
 from bot.state.capabilities import save_capabilities
+from bot.state.hunt_requests import POSTING
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,15 @@ def register_jobs(services: Services) -> None:
     s = services
 
     async def run_hunt(request_id: str) -> None:
+        with ids_bound(hunt=request_id):
+            started = time.monotonic()
+            outcome = await _run_hunt(request_id)
+            took = time.monotonic() - started
+            metrics.hunt_ended(outcome, took)
+            log.info("hunt %s ended (%s) after %.2f s", request_id, outcome, took)
+
+    async def _run_hunt(request_id: str) -> str:
+        """The hunt, and how it ended (bot/metrics.py HUNT_OUTCOMES)."""
         try:
             # A hunt is read-only and its job may run again (flows/hunts.py): one cut short
             # by a Redis outage runs again, or posts what it stored, once Redis is back.
@@ -48,13 +60,18 @@ def register_jobs(services: Services) -> None:
                 s, f"run_hunt {request_id}", lambda: hunts.run_hunt(s, request_id)
             )
         except RedisUnreachable:
-            return
+            return "redis_unreachable"
         except Exception:
             request = await s.hunt_requests.load(request_id)
             if request is not None:
                 await _report_crash(
                     s, "run_hunt", request.channel_id, request.user_id, request.response_url
                 )
+            return "crashed"
+        ended = await s.hunt_requests.outcome(request_id)
+        if ended is None:
+            return "failed"  # told the requester why (access, arguments, Microsoft) or expired
+        return "completed" if ended == POSTING else "cancelled"
 
     async def export_csv(result_id: str, user_id: str) -> None:
         try:
@@ -64,9 +81,18 @@ def register_jobs(services: Services) -> None:
             await _report_crash(s, "export_csv", meta.channel, user_id, None)
 
     async def execute_approval(approval_id: str) -> None:
+        with ids_bound(approval=approval_id):
+            started = time.monotonic()
+            await _execute_approval(approval_id)
+            log.info(
+                "approval %s: run job ended after %.2f s", approval_id, time.monotonic() - started
+            )
+
+    async def _execute_approval(approval_id: str) -> None:
         try:
             await approvals.execute(s, approval_id)
         except (RedisConnectionError, RedisTimeoutError) as exc:
+            metrics.redis_error("job")
             log.warning(
                 "execute_approval %s: Redis unreachable (%s); housekeeping will resume it",
                 approval_id,
@@ -99,6 +125,7 @@ async def _riding_out_redis(
             await run()
             return
         except (RedisConnectionError, RedisTimeoutError) as exc:
+            metrics.redis_error("job")
             log.warning("%s: Redis unreachable (%s); will run it again", job, type(exc).__name__)
         if not await _redis_answers(services, job):
             raise RedisUnreachable(job)

@@ -88,5 +88,6 @@ class Services:
         if self._backend is not None:
             await self._backend.aclose()
         await self.microsoft.aclose()
+        await self.queue.aclose()
         await self.queue.broker.shutdown()
         await self.redis.aclose()

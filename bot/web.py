@@ -1,15 +1,19 @@
-"""The HTTP edge: POST /slack/events and GET /healthz.
+"""The HTTP edge: POST /slack/events, GET /healthz (liveness), /readyz (readiness), /metrics.
 
 Slack's signature and timestamp are checked (slack_sdk's verifier, as Bolt uses) before anything
 parses the body, and the body is capped (a body that is not UTF-8 fails the check too). Whatever
 a caller sends, the answer is 401, 400 or 413, never a 500, and a refused request's body is never
 logged. Only then does Bolt parse and dispatch it.
+
+Each request gets a request id for the log lines it causes (bot/logs.py), and its answer's
+latency is counted by kind (bot/metrics.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -20,6 +24,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from bot import metrics
+from bot.logs import bind_ids, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -59,42 +66,70 @@ def check_signature(verifier: SignatureVerifier | None, request: Request, body: 
         raise Refused(401, "invalid signature")
 
 
-def check_parseable(request: Request, body: bytes) -> None:
-    """What Bolt will parse must parse: UTF-8, and a JSON object where JSON is expected."""
+def check_parseable(request: Request, body: bytes) -> str:
+    """What Bolt will parse must parse: UTF-8, and a JSON object where JSON is expected.
+    Answers the request's kind (command, action, view, event or other), for the metrics."""
     try:
         text = body.decode("utf-8")
         if "application/json" in request.headers.get("content-type", ""):
             _json_object(text)
-            return
+            return "event"
+        if "payload=" not in text:  # a slash command: any UTF-8 form parses (Bolt parses it)
+            return "command" if text.startswith("command=") or "&command=" in text else "other"
         form = parse_qs(text, keep_blank_values=True)
         if "payload" in form:
-            _json_object(form["payload"][0])
+            return _PAYLOAD_KINDS.get(str(_json_object(form["payload"][0]).get("type")), "other")
+        return "command" if "command" in form else "other"
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refused(400, "malformed body") from None
 
 
-def _json_object(text: str) -> None:
-    if not isinstance(json.loads(text), dict):
+_PAYLOAD_KINDS = {
+    "block_actions": "action",
+    "block_suggestion": "action",
+    "interactive_message": "action",
+    "shortcut": "action",
+    "message_action": "action",
+    "view_submission": "view",
+    "view_closed": "view",
+}
+
+
+def _json_object(text: str) -> dict:
+    found = json.loads(text)
+    if not isinstance(found, dict):
         raise ValueError("not a JSON object")
+    return found
 
 
 def create_web_app(
-    bolt: AsyncApp, *, signing_secret: str | None, health: Callable[[], Awaitable[str | None]]
+    bolt: AsyncApp,
+    *,
+    signing_secret: str | None,
+    health: Callable[[], Awaitable[str | None]],
+    ready: Callable[[], Awaitable[dict[str, str]]] | None = None,
+    before_metrics: Callable[[], Awaitable[None]] | None = None,
 ) -> Starlette:
-    """`health` answers None when ready, else what is missing."""
+    """`health` answers None when live, else what is wrong; `ready` what is missing, by what
+    (empty when ready); `before_metrics` reads what /metrics reports from Redis."""
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        bind_ids(request=new_request_id())
         try:
             body = await read_capped(request)
             check_signature(verifier, request, body)
-            check_parseable(request, body)
+            kind = check_parseable(request, body)
         except Refused as refused:
             log.info("refused a request to /slack/events: %s", refused.reason)  # never the body
+            metrics.acked("refused", time.perf_counter() - started)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
-        return to_starlette_response(
+        answer = to_starlette_response(
             await bolt.async_dispatch(to_async_bolt_request(request, body))
         )
+        metrics.acked(kind, time.perf_counter() - started)
+        return answer
 
     async def healthz(_: Request) -> Response:
         problem = await health()
@@ -102,9 +137,22 @@ def create_web_app(
             return JSONResponse({"ok": False, "redis": problem}, status_code=503)
         return JSONResponse({"ok": True})
 
+    async def readyz(_: Request) -> Response:
+        missing = await ready() if ready is not None else {}
+        if missing:
+            return JSONResponse({"ready": False, "missing": missing}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics_page(_: Request) -> Response:
+        if before_metrics is not None:
+            await before_metrics()
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
         ]
     )

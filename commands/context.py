@@ -9,9 +9,10 @@ or privately in the channel; anything unexpected gets an error id, logged once w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.errors import FieldErrors, HuntBotError
 from bot.flows.failures import failure_message
+from bot.flows.log_ids import bind_press
 from bot.flows.permissions import Press, Who, check
 from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice, render_notice, render_notice_view
@@ -110,7 +112,9 @@ def parse_facts(kind: Kind, body: dict[str, Any]) -> Facts:
         if kind is Kind.ACTION:
             action = body["actions"][0]
             container = body.get("container") or {}
-            value = str(action.get("value") or "")
+            # A button's value, or the option chosen in a menu (Go hunt…).
+            chosen = action.get("selected_option") or {}
+            value = str(action.get("value") or chosen.get("value") or "")
             return Facts(
                 kind=kind,
                 control=str(action["action_id"]),
@@ -251,14 +255,17 @@ class Listeners:
         self._app = app
         self._services = services
         self.registered: list[Registration] = []
+        self._running: set[asyncio.Task[None]] = set()
 
     def _declare(self, kind: Kind, control: str, who: Who) -> None:
         if any(r.kind is kind and r.control == control for r in self.registered):
             raise ValueError(f"{kind} {control} is registered twice")
         self.registered.append(Registration(kind, control, who))
 
-    def _context(self, facts: Facts) -> Context:
-        return Context(facts, self._services)
+    def _context(self, facts: Facts, who: Who | None = None) -> Context:
+        ctx = Context(facts, self._services)
+        bind_press(ctx.press(), who)  # the ids its log lines carry (bot/logs.py)
+        return ctx
 
     async def _allowed(self, ctx: Context, who: Who) -> bool:
         verdict = await check(self._services, who, ctx.press())
@@ -275,8 +282,9 @@ class Listeners:
         self._declare(Kind.COMMAND, name, who)
 
         async def ack_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+            ctx = None
             try:
-                ctx = self._context(parse_facts(Kind.COMMAND, body))
+                ctx = self._context(parse_facts(Kind.COMMAND, body), who)
                 if not await self._allowed(ctx, who):
                     await ack()
                     return
@@ -284,9 +292,18 @@ class Listeners:
             except Exception as exc:
                 message = failure_message(exc, name)
             await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+            if after is not None and ctx is not None:
+                # A task of our own rather than a Bolt lazy listener, which deep-copies the
+                # whole request first: a tenth of every /hunt ack's CPU (benchmarks/README.md).
+                # The task starts once this returns, so it runs after the ack as before.
+                self._start(self._run(ctx, after, None, name))
 
-        lazy = [self._after(Kind.COMMAND, name, after)] if after else []
-        self._app.command(name)(ack=_marked(ack_command), lazy=lazy)
+        self._app.command(name)(ack=_marked(ack_command), lazy=[])
+
+    def _start(self, step: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(step)
+        self._running.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._running.discard)
 
     def action(self, action_id: str, who: Who, then: Step) -> None:
         """A button: acked at once; who pressed it is checked, then `then` runs."""
@@ -308,7 +325,7 @@ class Listeners:
 
         async def ack_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             try:
-                ctx = self._context(parse_facts(Kind.VIEW, body))
+                ctx = self._context(parse_facts(Kind.VIEW, body), who)
                 verdict = await check(self._services, who, ctx.press())
                 if not verdict.allowed:
                     notice = render_markup_notice(
@@ -347,7 +364,7 @@ class Listeners:
             except PayloadError as exc:
                 log.warning("%s event dropped: %s", event_type, exc.message)  # no one to tell
                 return
-            await self._run(self._context(facts), then, who, event_type)
+            await self._run(self._context(facts, who), then, who, event_type)
 
         after_event.__name__ = f"after_{event_type}"
         self._app.event(event_type)(ack=_marked(ack_event), lazy=[_marked(after_event)])
@@ -361,7 +378,7 @@ class Listeners:
             except PayloadError as exc:
                 await _tell_what_we_can(self._services, body, render_notice(exc.message, exc.hint))
                 return
-            ctx = self._context(facts)
+            ctx = self._context(facts, who)
             carried = context.get(CARRY) or {}
             ctx.carry = carried.get("carry")
             await self._run(ctx, step, who, control, modal_open=bool(carried.get("open")))

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot import metrics
 from bot.defender.auth import TokenProvider
 
 log = logging.getLogger(__name__)
@@ -114,25 +115,31 @@ class MicrosoftApi:
     ) -> httpx.Response:
         token = await self._tokens.access_token(self._scope)
         started = time.monotonic()
-        response = await self._http.request(
-            method,
-            f"{self.base}{path}",
-            json=json,
-            content=content,
-            params=params,
-            headers={
-                "Accept": "application/json",
-                **(headers or {}),
-                "Authorization": f"Bearer {token}",
-            },
-        )
+        try:
+            response = await self._http.request(
+                method,
+                f"{self.base}{path}",
+                json=json,
+                content=content,
+                params=params,
+                headers={
+                    "Accept": "application/json",
+                    **(headers or {}),
+                    "Authorization": f"Bearer {token}",
+                },
+            )
+        except httpx.HTTPError:
+            metrics.microsoft_answered(self.service, "no answer", time.monotonic() - started)
+            raise
+        took = time.monotonic() - started
+        metrics.microsoft_answered(self.service, response.status_code, took)
         log.info(
             "%s %s %s -> %d in %.2fs, request-id %s",
             self.service,
             method,
             path,
             response.status_code,
-            time.monotonic() - started,
+            took,
             response.headers.get("request-id", "-"),
         )
         return response

@@ -12,6 +12,7 @@ import uuid
 from redis import exceptions as redis_errors
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.errors import HuntBotError
 from bot.slack.blocks import Message, render_notice
 
@@ -25,6 +26,7 @@ def failure_message(exc: BaseException, where: str) -> Message:
     # Redis away (not a bad command, which is a bug like any other).
     away = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
     if isinstance(exc, away):
+        metrics.redis_error("answered")
         log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)
         return render_notice(
             "The bot cannot reach its state store (Redis) just now, so nothing was done.",
@@ -35,7 +37,9 @@ def failure_message(exc: BaseException, where: str) -> Message:
         log.warning("%s: Slack answered %s", where, error)
         return render_notice(f"Slack refused what I tried to do ({error}).", "Try again.")
     error_id = uuid.uuid4().hex[:8]
-    log.error("%s failed (error id %s)", where, error_id, exc_info=exc)
+    log.error(
+        "%s failed (error id %s)", where, error_id, exc_info=exc, extra={"error_id": error_id}
+    )
     return render_notice(
         f"Something went wrong on our side (error id {error_id}).",
         "Try again; if it keeps happening, give the error id to whoever runs the bot.",

@@ -5,27 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from contextlib import suppress
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.actions.offer import SENDER_COPY_TABLES
 from bot.defender.results import HuntingBackend, HuntResult
 from bot.errors import HuntBotError, QuotaExhausted
 from bot.flows import schedules
+from bot.flows.hunt_lookup import find_hunt, list_hunts
 from bot.flows.hunt_progress import HuntCancelled, HuntProgress, until_cancelled
-from bot.formats import to_csv
+from bot.formats import csv_columns, csv_header
 from bot.hunts import Hunt, RenderedHunt, split_arguments
+from bot.hunts.adhoc import fit_to_result
 from bot.hunts.params import ParamType, display_value
+from bot.hunts.pivots import offered_pivots
+from bot.logs import bind_ids
 from bot.services import Services
 from bot.slack.audit import render_audit
 from bot.slack.blocks import (
     PAGE_ROWS,
     Message,
-    render_catalog,
     render_help,
     render_markup_notice,
     render_notice,
@@ -36,6 +42,7 @@ from bot.slack.blocks import (
 from bot.slack.delivery import tell_user
 from bot.slack.incident import render_incidents
 from bot.slack.mrkdwn import code, user
+from bot.slack.uploads import share_file
 from bot.state.hunt_requests import POSTING, HuntRequest
 from bot.state.quota import RETURNING_ARRIVAL, QuotaWait
 from bot.state.results import StoredResult, now
@@ -81,7 +88,7 @@ async def answer_command(
     if verb in ("", "help"):
         return render_help()
     if verb == "list":
-        return render_catalog(services.catalog)
+        return await list_hunts(services, rest)
     if verb in ANSWERED_AFTER_ACK:
         return render_notice(ANSWERED_AFTER_ACK[verb])
     return await start_hunt(
@@ -124,7 +131,7 @@ async def start_hunt(
     decision = await services.access.check_cached(user_id, channel_id)
     if decision.allowed is False:
         return render_notice(decision.reason)
-    hunt = services.catalog.get(name)
+    hunt = await find_hunt(services, name)  # built-in, file, saved or ad-hoc (Redis only)
     arguments = hunt.name_arguments(split_arguments(arguments_text))
     rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
     request = HuntRequest(
@@ -136,8 +143,9 @@ async def start_hunt(
         response_url=response_url,
         thread_ts=thread_ts,
     )
-    await services.hunt_requests.save(request)
-    await services.queue.enqueue_hunt(request.id)
+    bind_ids(hunt=request.id)
+    # The request and its job in one round trip: the ack waits for nothing else.
+    await services.queue.enqueue_hunt(request.id, saving=services.hunt_requests.write(request))
     return render_running(
         hunt.name,
         rendered.describe_values(),
@@ -173,8 +181,8 @@ async def rerun(
         thread_ts=meta.thread_ts or message_ts,
         rerun_of=meta.id,
     )
-    await services.hunt_requests.save(request)
-    await services.queue.enqueue_hunt(request.id)
+    bind_ids(hunt=request.id)
+    await services.queue.enqueue_hunt(request.id, saving=services.hunt_requests.write(request))
 
 
 async def request_export(services: Services, result_id: str, user_id: str) -> None:
@@ -243,7 +251,7 @@ async def run_hunt(services: Services, request_id: str) -> None:
         await tell_requester(s, request, decision.reason)
         return
     try:
-        hunt = s.catalog.get(request.hunt)
+        hunt = await find_hunt(s, request.hunt)
         rendered = hunt.render(request.arguments)
     except HuntBotError as exc:
         await tell_requester(s, request, exc.message, exc.hint)
@@ -257,6 +265,8 @@ async def run_hunt(services: Services, request_id: str) -> None:
             # Whichever comes first holds: this post, or someone's Cancel.
             if await s.hunt_requests.claim(request.id, POSTING) != POSTING:
                 raise HuntCancelled(request.id)
+            # An ad-hoc query's display and entity columns are what it returned.
+            hunt = fit_to_result(hunt, result.column_names)
             await _store_and_post(
                 s, request, hunt, rendered, backend.name, result, started, seconds
             )
@@ -372,9 +382,10 @@ async def _wait_for_quota(
     """Wait for the hunt's turn. The person is told their place and the wait when it starts, and
     again only when Microsoft pauses hunting or the wait grows (a response URL takes 5 posts)."""
     told_paused, told_start = False, None
+    began = time.monotonic()
     try:
         while wait := await services.quota.acquire(
-            request.id, call_id=call, arrived_ms=_arrival(request, again)
+            request.id, call_id=call, arrived_ms=queue_arrival(request, again)
         ):
             start = time.monotonic() + wait.seconds
             if progress is not None:
@@ -392,9 +403,12 @@ async def _wait_for_quota(
         # A hunt that fails (or whose worker stops) while queued must not hold up the others.
         await asyncio.shield(services.quota.leave(request.id))
         raise
+    finally:
+        if told_start is not None:  # it waited: once per wait, however many polls
+            metrics.quota_wait(time.monotonic() - began, paused=told_paused)
 
 
-def _arrival(request: HuntRequest, again: bool) -> int | None:
+def queue_arrival(request: HuntRequest, again: bool) -> int | None:
     """Where a hunt joins the quota's queue: from now; ahead of newcomers after a 429; and a
     schedule's run as if it came SCHEDULED_YIELD later, so people's hunts go first."""
     if again:
@@ -431,7 +445,9 @@ async def _post_results(
     services: Services, request: HuntRequest, meta: StoredResult, first_page: list[dict[str, Any]]
 ) -> None:
     s = services
-    message = render_results(meta, first_page, 1, tenant=portal_tenant(s))
+    message = render_results(
+        meta, first_page, 1, tenant=portal_tenant(s), pivots=offered_pivots(s.catalog, meta.hunt)
+    )
     await s.pacer.wait_turn(request.channel_id)
     try:
         posted = await s.slack.chat_postMessage(
@@ -473,25 +489,32 @@ async def export_csv(services: Services, result_id: str, user_id: str) -> None:
         return
     progress = await _export_progress(s, meta, user_id, 0, None)
     try:
-        rows: list[dict[str, Any]] = []
-        told = time.monotonic()
-        async for _, row in s.results.scan(meta.id, meta.row_count):
-            rows.append(row)
-            if progress and time.monotonic() - told >= EXPORT_PROGRESS_EVERY:
-                await _export_progress(s, meta, user_id, len(rows), progress)
-                told = time.monotonic()
-        result = HuntResult(columns=meta.columns, rows=rows, truncated=meta.truncated)
-        content = to_csv(result, for_spreadsheets=True)
-        await s.pacer.wait_turn(meta.channel)
-        await s.slack.files_upload_v2(
-            channel=meta.channel,
-            thread_ts=meta.thread_ts,
-            filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",
-            title=f"{meta.hunt} — {rows_text(meta.row_count)}",
-            content=content,
-            initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
-            f"{rows_text(meta.row_count)}{' (truncated at 100,000)' if meta.truncated else ''}.",
-        )
+        # Written to a file a few chunks at a time and streamed from it: a 100,000-row export
+        # never holds all its rows, or all its text, in memory.
+        with tempfile.TemporaryDirectory(prefix="hunt-bot-export-") as scratch:
+            path = Path(scratch) / "export.csv"
+            names = [c.name for c in meta.columns]
+            done, told = 0, time.monotonic()
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.write(csv_header(names))
+                async for columns in s.results.scan_columns(meta.id, meta.row_count, names):
+                    out.write(csv_columns(columns, for_spreadsheets=True))
+                    done += len(columns[0])
+                    if progress and time.monotonic() - told >= EXPORT_PROGRESS_EVERY:
+                        await _export_progress(s, meta, user_id, done, progress)
+                        told = time.monotonic()
+            await s.pacer.wait_turn(meta.channel)
+            await share_file(
+                s.slack,
+                path,
+                channel=meta.channel,
+                thread_ts=meta.thread_ts,
+                filename=f"{meta.hunt}-{meta.started_at:%Y%m%d-%H%M%S}.csv",
+                title=f"{meta.hunt} — {rows_text(meta.row_count)}",
+                initial_comment=f"CSV export of {code(meta.hunt)} for {user(user_id)}: "
+                f"{rows_text(meta.row_count)}"
+                f"{' (truncated at 100,000)' if meta.truncated else ''}.",
+            )
     except SlackApiError as exc:
         hint = _not_posted_hint(exc, "export again", "try again in a moment")
         message = render_notice("The CSV export could not be shared here.", hint)

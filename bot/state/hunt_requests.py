@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
@@ -47,14 +48,30 @@ def _progress_key(request_id: str) -> str:
     return f"{keys.hunt_request(request_id)}:progress"
 
 
+class RequestWrite(NamedTuple):
+    """What `save` writes, for writing it in the same round trip as the job that runs it
+    (bot/queue.py `JobQueue.enqueue_hunt(saving=...)`)."""
+
+    key: str
+    value: str
+    ttl_seconds: int
+
+
 class HuntRequests:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
-    async def save(self, request: HuntRequest) -> None:
-        await self._redis.set(
-            keys.hunt_request(request.id), request.model_dump_json(), ex=REQUEST_TTL
+    @staticmethod
+    def write(request: HuntRequest) -> RequestWrite:
+        return RequestWrite(
+            keys.hunt_request(request.id),
+            request.model_dump_json(),
+            int(REQUEST_TTL.total_seconds()),
         )
+
+    async def save(self, request: HuntRequest) -> None:
+        key, value, ttl = self.write(request)
+        await self._redis.set(key, value, ex=ttl)
 
     async def load(self, request_id: str) -> HuntRequest | None:
         raw = await self._redis.get(keys.hunt_request(request_id))

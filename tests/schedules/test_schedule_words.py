@@ -67,3 +67,31 @@ def test_a_frequency_is_said_as_a_person_says_it():
         "1 day",
         "2 days",
     ]
+
+
+async def test_a_scheduled_run_waiting_for_the_quota_lets_a_persons_hunt_go_first(redis):
+    from bot.flows.hunts import queue_arrival
+    from bot.state.hunt_requests import HuntRequest
+    from bot.state.quota import HuntingQuota
+
+    quota = HuntingQuota(redis, per_minute=1)
+    assert await quota.acquire("someone-before") is None  # the minute's one call is used
+
+    def request(schedule_id: str | None) -> HuntRequest:
+        return HuntRequest(
+            hunt="zap-misses",
+            arguments={},
+            user_id="U0ALICE",
+            team_id="T1",
+            channel_id="C1",
+            schedule_id=schedule_id,
+        )
+
+    scheduled, person = request("SCH-1"), request(None)
+    first = await quota.acquire(scheduled.id, arrived_ms=queue_arrival(scheduled, again=False))
+    assert first is not None and first.position == 1
+    # Alice's hunt arrives after the scheduled run, and is still next in line.
+    waiting = await quota.acquire(person.id, arrived_ms=queue_arrival(person, again=False))
+    assert waiting is not None and waiting.position == 1
+    again = await quota.acquire(scheduled.id, arrived_ms=queue_arrival(scheduled, again=False))
+    assert again is not None and again.position == 2
