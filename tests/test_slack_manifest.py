@@ -18,6 +18,9 @@ NEEDS: dict[str, tuple[frozenset[str], ...]] = {
     "chat_postEphemeral": (frozenset({"chat:write"}),),
     "chat_getPermalink": (),
     "files_upload_v2": (frozenset({"files:write"}),),
+    # The streamed CSV export (bot/slack/uploads.py): the two calls files_upload_v2 makes.
+    "files_getUploadURLExternal": (frozenset({"files:write"}),),
+    "files_completeUploadExternal": (frozenset({"files:write"}),),
     "views_open": (),
     "views_update": (),
     "users_info": (frozenset({"users:read"}),),
