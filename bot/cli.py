@@ -89,18 +89,24 @@ def hunts_main(ctx: typer.Context) -> None:
 
 
 def list_hunts() -> None:
-    catalog = catalog_for(settings())
-    table = Table(show_lines=True, title=f"{len(catalog)} hunts")
+    current = settings()
+    catalog = catalog_for(current)
+    # Saved hunts live in Redis: listed when REDIS_URL names it, as `hunt NAME` finds them.
+    saved = asyncio.run(_saved_hunts(current)) if current.redis_url is not None else []
+    saved = [h for h in saved if catalog.find(h.name) is None]
+    table = Table(show_lines=True, title=f"{len(catalog) + len(saved)} hunts")
     table.add_column("hunt", style="bold", no_wrap=True)
     table.add_column("what it finds")
     table.add_column("parameters")
-    for hunt in catalog:
+    for hunt in sorted([*catalog, *saved], key=lambda h: h.name):
         params = "\n".join(
             f"{p.name} ({p.type.value}) " + ("required" if p.required else f"= {p.example}")
             for p in hunt.parameters
         )
         gap = catalog.lab_gaps.get(hunt.name)
         about = f"{hunt.title}\n[dim]{hunt.description.strip()}[/]"
+        if hunt in saved:
+            about += "\n[cyan]saved hunt (Redis)[/]"
         if gap:
             about += f"\n[yellow]lab: {gap}[/]"
         table.add_row(hunt.name, about, params or "-")
@@ -156,6 +162,17 @@ async def _run(
         return result, time.perf_counter() - started
     finally:
         await backend.aclose()
+
+
+async def _saved_hunts(current: Settings) -> list[Hunt]:
+    from bot.state.redis import open_redis
+    from bot.state.saved_hunts import SavedHunts
+
+    redis = open_redis(current)
+    try:
+        return [saved.hunt for saved in await SavedHunts(redis.client).all()]
+    finally:
+        await redis.aclose()
 
 
 async def _saved_hunt(current: Settings, name: str) -> Hunt | None:

@@ -19,11 +19,11 @@ from bot.actions.offer import SENDER_COPY_TABLES
 from bot.defender.results import HuntingBackend, HuntResult
 from bot.errors import HuntBotError, QuotaExhausted
 from bot.flows import schedules
-from bot.flows.hunt_lookup import find_hunt, list_hunts
+from bot.flows.hunt_lookup import find_hunt, list_hunts, saved_hunts
 from bot.flows.hunt_progress import HuntCancelled, HuntProgress, until_cancelled
 from bot.formats import csv_columns, csv_header
 from bot.hunts import Hunt, RenderedHunt, split_arguments
-from bot.hunts.adhoc import fit_to_result
+from bot.hunts.adhoc import fit_to_result, is_adhoc
 from bot.hunts.params import ParamType, display_value
 from bot.hunts.pivots import offered_pivots
 from bot.logs import bind_ids
@@ -46,6 +46,7 @@ from bot.slack.uploads import share_file
 from bot.state.hunt_requests import POSTING, HuntRequest
 from bot.state.quota import RETURNING_ARRIVAL, QuotaWait
 from bot.state.results import StoredResult, now
+from bot.state.saved_hunts import ADHOC_RAN
 from bot.state.schedules import LastRun
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,16 @@ async def rerun(
         thread_ts=meta.thread_ts or message_ts,
         rerun_of=meta.id,
     )
+    if is_adhoc(meta.hunt):  # someone's own query, run again: audited with its text, as at first
+        adhoc = await saved_hunts(services).adhoc(meta.hunt)
+        await services.approvals.audit.record(
+            ADHOC_RAN,
+            user_id=user_id,
+            hunt=meta.hunt,
+            detail=adhoc.query if adhoc else None,
+            channel=meta.channel,
+            note=f"re-run of {meta.id}",
+        )
     bind_ids(hunt=request.id)
     await services.queue.enqueue_hunt(request.id, saving=services.hunt_requests.write(request))
 

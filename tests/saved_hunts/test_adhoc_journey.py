@@ -53,6 +53,10 @@ async def test_an_adhoc_query_runs_like_a_hunt_offers_take_actions_and_is_audite
         assert len(ran) == 1 and ran[0].user_id == "U0ALICE" and ran[0].detail == PHISH
         # Its thread is an incident, as for any hunt that found something.
         assert await bot.services.incidents.get(TEAM_ID, "C0SOC", results.ts) is not None
+        # Bob runs Alice's query again: that run is audited as his, with the query's text.
+        await bot.run("as @bob", "click Re-run")
+        ran = [e for e in await bot.services.approvals.audit.recent(40) if e.event == ADHOC_RAN]
+        assert [e.user_id for e in ran] == ["U0ALICE", "U0BOB"] and ran[1].detail == PHISH
 
 
 async def test_a_wrong_query_is_answered_beside_the_field_and_a_lab_gap_with_a_note(settings):

@@ -44,6 +44,8 @@ async def test_microsofts_format_imports_is_found_by_tactic_and_exports_as_hunt_
 
     again = run(settings, tmp_path, "hunts", "import", str(MICROSOFT))
     assert "0 imported, 0 updated, 1 skipped." in again.stdout and "unchanged" in again.stdout
+    listed = run(settings, tmp_path, "hunts")  # the shell's list shows them too
+    assert "jar-attachments" in listed.stdout and "saved hunt (Redis)" in listed.stdout
 
     async with soc_bot(settings) as bot:
         store = SavedHunts(bot.services.redis.client)
