@@ -34,7 +34,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlencode, urlsplit
-from urllib.request import urlopen
+
+sys.path.insert(0, str(Path(__file__).parent))  # when imported rather than run as a script
+from common import spare_redis, wait_healthy
 
 HOST = "127.0.0.1"
 COMMAND_TEXT = "zap-misses lookback=3d"
@@ -243,33 +245,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spare_redis(url: str):  # -> redis.Redis
-    """The benchmark's Redis db: empty, or holding only a previous run's hunt-bot keys."""
-    import redis
-
-    client = redis.Redis.from_url(url, decode_responses=True)
-    foreign = [k for k in client.scan_iter(count=1000) if not k.startswith("hunt-bot:")][:3]
-    if foreign:
-        sys.exit(f"{url} holds keys that are not hunt-bot's ({foreign}): pick a spare db")
-    client.flushdb()
-    return client
-
-
-def wait_healthy(name: str, process: subprocess.Popen, port: int, workdir: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (workdir / f"{name}.log").read_text()[-2000:]
-            sys.exit(f"{name} exited with {process.returncode} at start:\n{tail}")
-        try:
-            with urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"{name} did not answer /healthz within 60 s")
-
-
 def run_load(args: argparse.Namespace, url: str, pid: int, load: dict, secret: str) -> dict:
     spec = {
         "url": url,
@@ -448,7 +423,9 @@ def start_servers(args: argparse.Namespace, secret: str, workdir: Path) -> dict:
             port,
         )
     for target, (process, port) in processes.items():
-        wait_healthy(target, process, port, workdir)
+        wait_healthy(
+            process, f"http://{HOST}:{port}/healthz", workdir / f"{target}.log", name=target
+        )
     return processes
 
 

@@ -28,13 +28,12 @@ from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_average, spare_redis  # noqa: E402
+from common import load_average, spare_redis, wait_healthy  # noqa: E402
 
 HOST = "127.0.0.1"
 TOKEN = "xoxb-scale"
@@ -59,20 +58,6 @@ def start(argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> subproc
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"serve exited with {process.returncode} at start:\n{log.read_text()[-2000:]}")
-        try:
-            with urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    sys.exit(f"serve did not answer /healthz within 90 s:\n{log.read_text()[-2000:]}")
 
 
 def request_id_in(answer_text: str) -> str | None:
@@ -163,7 +148,9 @@ async def run(args: argparse.Namespace) -> int:
                             start([*bot, "worker"], env, workdir / f"worker-{n}.log", workdir)
                         )
                     for process, port, log in ports:
-                        await asyncio.to_thread(wait_healthy, process, port, log)
+                        await asyncio.to_thread(
+                            wait_healthy, process, f"http://{HOST}:{port}/healthz", log
+                        )
                     senders = [
                         SignedSender(f"http://{HOST}:{port}", SECRET, timeout=30)
                         for _, port, _ in ports
