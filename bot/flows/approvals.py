@@ -41,7 +41,7 @@ from bot.slack.approval_card import (
 )
 from bot.slack.blocks import Message, render_markup_notice, render_notice
 from bot.slack.ids import ApprovalView
-from bot.slack.mrkdwn import clip, escape, user
+from bot.slack.mrkdwn import clip, escape, plural, user
 from bot.state.approval_records import (
     Approval,
     ApprovalState,
@@ -336,8 +336,8 @@ async def undo(
             targets=tuple(targets),
             name=clip(f"Undo {approval.id}: {approval.spec.name}", 100),
             description=clip(
-                f"Undo of {approval.id} ({label}) on the {len(targets)} target(s) it acted on. "
-                f"Its reason was: {approval.spec.description}",
+                f"Undo of {approval.id} ({label}) on the {plural(len(targets), 'target')} it "
+                f"acted on. Its reason was: {approval.spec.description}",
                 1000,
             ),
         )
@@ -479,9 +479,9 @@ async def _run(services: Services, approval_id: str, claim: Claim, lease: timede
     unknown = [o for o in outcomes if o.status is OutcomeStatus.UNKNOWN]
     reasons = []
     if failed:
-        reasons.append(f"{len(failed)} target(s) failed")
+        reasons.append(f"{plural(len(failed), 'target')} failed")
     if unknown:
-        reasons.append(f"{len(unknown)} target(s) unknown: check the Action center")
+        reasons.append(f"{plural(len(unknown), 'target')} unknown: check the Action center")
     finished = await s.approvals.finish(
         approval_id,
         ApprovalState.FAILED if failed else ApprovalState.DONE,

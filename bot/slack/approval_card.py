@@ -28,7 +28,7 @@ from bot.actions.model import OutcomeStatus, Target, TargetOutcome
 from bot.actions.offer import action_label
 from bot.slack.blocks import Message, as_dicts, mrkdwn
 from bot.slack.ids import INPUT_ELEMENT, ApprovalAction, ApprovalView
-from bot.slack.mrkdwn import clip, code, duration, escape, user, usergroup, when
+from bot.slack.mrkdwn import clip, code, duration, escape, plural, user, usergroup, when
 from bot.slack.portal import action_center_url, device_url, email_url, file_url, link
 from bot.slack.take_actions import describe_target
 from bot.state.approval_records import Approval, ApprovalState
@@ -139,8 +139,8 @@ def render_approval_card(
         blocks.append(
             SectionBlock(
                 text=mrkdwn(
-                    f":grey_question: *{len(unknown)} target(s) unknown*: sent, but whether "
-                    "Microsoft acted can't be read back. Check the "
+                    f":grey_question: *{plural(len(unknown), 'target')} unknown*: sent, but "
+                    "whether Microsoft acted can't be read back. Check the "
                     + " ".join(link(url, "Action center") for url in where[:3])
                     + " before retrying them."
                 )
@@ -262,8 +262,9 @@ def _undo(approval: Approval, undo: UndoOffer) -> list[Block]:
         said = f"Undo asked for as {escape(undo.asked)}: its card is below in this thread."
         return [ContextBlock(elements=[mrkdwn(said)])]
     what = clip(
-        f"This asks for a new approval: {undo.action_label} on the {undo.targets} target(s) "
-        f"{approval.id} acted on. You become its requester; approvers decide as usual.",
+        f"This asks for a new approval: {undo.action_label} on the "
+        f"{plural(undo.targets, 'target')} {approval.id} acted on. You become its requester; "
+        "approvers decide as usual.",
         300,
     )
     return [
@@ -296,8 +297,8 @@ def _retry_button(approval: Approval, count: int) -> ActionsBlock:
                     title=PlainTextObject(text="Send the unknown targets again?"),
                     text=PlainTextObject(
                         text=clip(
-                            f"{count} target(s) may already have been acted on. Retry only if "
-                            "the Action center shows they were not; this is allowed once.",
+                            f"{plural(count, 'target')} may already have been acted on. Retry "
+                            "only if the Action center shows they were not; this is allowed once.",
                             300,
                         )
                     ),
@@ -310,7 +311,7 @@ def _retry_button(approval: Approval, count: int) -> ActionsBlock:
 
 
 def _vote_buttons(approval: Approval, label: str) -> ActionsBlock:
-    what = clip(f"{label} on {len(approval.spec.targets)} target(s)", 250)
+    what = clip(f"{label} on {plural(len(approval.spec.targets), 'target')}", 250)
     return ActionsBlock(
         elements=[
             ButtonElement(
@@ -363,9 +364,9 @@ def render_reject_view(approval: Approval, private_metadata: str) -> dict[str, o
         blocks=[
             SectionBlock(
                 text=mrkdwn(
-                    f"Reject *{escape(label)}* on {len(approval.spec.targets)} target(s), asked "
-                    f"for by {user(approval.requester)}? Nothing runs; they are told your reason "
-                    "in the thread."
+                    f"Reject *{escape(label)}* on {plural(len(approval.spec.targets), 'target')}, "
+                    f"asked for by {user(approval.requester)}? Nothing runs; they are told your "
+                    "reason in the thread."
                 )
             ),
             InputBlock(

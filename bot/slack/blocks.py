@@ -104,7 +104,8 @@ def render_help() -> Message:
         "• `/hunt audit [N]` — the last N audit entries (approvers only)",
         "• `/hunt help` — this",
         "In an incident thread, mention me: `@hunt-bot status`, `note TEXT`, `take`, "
-        "`handoff @someone [note]`, `hunt NAME [name=value ...]`, `close [reason]`, `reopen`, "
+        "`handoff @someone [note]`, `hunt NAME [name=value ...]`, `cancel HB-7 [reason]`, "
+        "`close [reason]`, `reopen`, "
         "`help`.",
     ]
     return Message(
