@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import BadArgument, HuntBotError
@@ -31,6 +32,7 @@ from bot.state.schedules import Due, LastRun, Schedule
 
 log = logging.getLogger(__name__)
 
+DEFENDER_KEEPS = timedelta(days=30)  # no look-back reaches further than Defender keeps data
 MIN_EVERY = timedelta(minutes=15)  # Defender's custom detections go no faster than hourly
 MAX_EVERY = timedelta(days=7)
 SCHEDULE_USAGE = (
@@ -133,7 +135,7 @@ async def run_due(services: Services) -> list[Due]:
             schedule = await services.schedules.get(tick.schedule_id)
             request = HuntRequest(
                 hunt=schedule.hunt,
-                arguments=await _run_arguments(services, schedule),
+                arguments=await run_arguments(services, schedule, now),
                 user_id=schedule.owner,
                 team_id=schedule.team,
                 channel_id=schedule.channel,
@@ -158,9 +160,10 @@ async def run_due(services: Services) -> list[Due]:
     return due
 
 
-async def _run_arguments(services: Services, schedule: Schedule) -> dict[str, str]:
-    """After its first run, a schedule looks back over its period and the overlap, unless the
-    person who made it fixed the look-back themselves."""
+async def run_arguments(services: Services, schedule: Schedule, now: datetime) -> dict[str, str]:
+    """After its first run, a schedule looks back to its last run plus the overlap (its period,
+    after an on-time run; the whole gap after ticks were missed or a run was lost to an outage,
+    so catching up once loses nothing), unless its maker fixed the look-back themselves."""
     arguments = dict(schedule.arguments)
     if schedule.last_run is None:
         return arguments
@@ -170,7 +173,10 @@ async def _run_arguments(services: Services, schedule: Schedule) -> dict[str, st
         None,
     )
     if lookback is not None and "lookback" not in arguments:
-        arguments["lookback"] = kql_timespan(schedule.every + overlap(schedule.every))
+        since = max(schedule.every, now - schedule.last_run.at)
+        span = min(since + overlap(schedule.every), DEFENDER_KEEPS)
+        minutes = math.ceil(span.total_seconds() / 60)  # whole minutes: a readable lookback
+        arguments["lookback"] = kql_timespan(timedelta(minutes=minutes))
     return arguments
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.flows.schedules import run_due
+from bot.flows.schedules import run_arguments, run_due
 from bot.slack.ids import ScheduleAction
 from bot.state.audit import AuditEvent
 from bot.workspace.model import TEAM_ID
@@ -50,6 +50,16 @@ async def test_a_schedule_posts_what_is_there_then_only_what_is_new(settings):
         listed = await bot.told("alice", before)
         assert "SCH-1" in listed and "nothing new (nothing posted)" in listed
         assert ScheduleAction.PAUSE in listed and ScheduleAction.DELETE in listed
+
+        # On time, a run looks back over its period and the overlap; after ticks were missed
+        # (every process down for 4 h), over the whole gap, so catching up once loses nothing.
+        schedule = await bot.services.schedules.get("SCH-1")
+        on_time = await run_arguments(bot.services, schedule, second.at + HOUR)
+        assert on_time == {"lookback": "75m"}
+        late = await run_arguments(bot.services, schedule, second.at + 4 * HOUR)
+        assert late == {"lookback": "255m"}
+        month = await run_arguments(bot.services, schedule, second.at + timedelta(days=60))
+        assert month == {"lookback": "30d"}  # no further than Defender keeps data
 
 
 async def _wait_for_run(bot: SocBot, schedule_id: str, after=None):
