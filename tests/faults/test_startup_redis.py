@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from bot.config import Settings
@@ -23,7 +24,19 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it_then_runs_hunts
 ):
     async with web_side(outage_settings) as web:
         own_redis.stop()
-        later = threading.Timer(3.0, own_redis.start)
+
+        def start_once_the_worker_waits() -> None:
+            # Not after a fixed time: a worker slow to start (a busy machine) would otherwise
+            # find Redis already back and never have waited.
+            log, deadline = tmp_path / "worker.err", time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if log.exists() and "Trying again in" in log.read_text():
+                    time.sleep(1.0)  # a second more of outage: the worker keeps waiting
+                    break
+                time.sleep(0.05)
+            own_redis.start()
+
+        later = threading.Thread(target=start_once_the_worker_waits)
         later.start()
         try:
             with worker(outage_settings, web.harness.slack.api_url, tmp_path) as hunt_bot:
