@@ -58,7 +58,9 @@ async def test_microsofts_format_imports_is_found_by_tactic_and_exports_as_hunt_
         listed = json.dumps(bot.slack.workspace.ephemerals_for("U0ALICE")[-1].blocks)
         for name in ("jar-attachments", "files-from-malicious-sender", "suspiciousurlclicked"):
             assert name in listed
-        assert "zap-misses" not in listed and "saved, version 1 by an import" in listed
+        assert "zap-misses" in listed  # a built-in tagged Initial access
+        assert "ransomware-precursors" not in listed  # Impact
+        assert "saved, version 1 by an import" in listed
         await bot.run("/hunt list table=DeviceFileEvents")
         listed = json.dumps(bot.slack.workspace.ephemerals_for("U0ALICE")[-1].blocks)
         assert "files-from-malicious-sender" in listed and "jar-attachments" not in listed
