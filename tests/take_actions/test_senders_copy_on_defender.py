@@ -7,23 +7,15 @@ leaves the outbound row out. Graph and the hunt are the local Microsoft stand-in
 from __future__ import annotations
 
 import shutil
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from rich.console import Console
 
-from bot.app import serve_in_process
-from bot.queue import jobs_pending
-from bot.workspace.console import BOT_TOKEN
-from bot.workspace.platform import SlackPlatform
-from bot.workspace.session import ConsoleSession
-from bot.workspace.slack_requests import SignedSender
-from bot.workspace.webapi import WebApiStandIn
 from tests.standins.lab_answers import answer_from
 from tests.standins.microsoft import GRAPH_RESOURCE, HUNTING_ROLE, MicrosoftStandIn
+from tests.take_actions.microsoft_console import console_on_microsoft
 
 SECRET = "senders-copy-secret"
 OUTSIDE = "ap@fourthcoffee.example"  # the lab's outbound malware went there
@@ -49,24 +41,7 @@ async def test_soft_delete_takes_the_senders_copy_and_no_outside_recipient_is_a_
     shutil.copyfile(lab_file, lab)
     con, microsoft.query_handler = answer_from(lab)
     out = Console(record=True, width=160)
-    async with AsyncExitStack() as stack:
-        slack = await stack.enter_async_context(WebApiStandIn(token=BOT_TOKEN).running())
-        settings = microsoft.settings(
-            slack_api_url=slack.api_url,
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SECRET,
-            redis_url=redis_url,
-            lab_db=lab,
-            approval_approver_usergroups=("S0APPROVERS",),
-        )
-        url = await stack.enter_async_context(serve_in_process(settings))
-        sender = SignedSender(url, SECRET)
-        stack.push_async_callback(sender.aclose)
-        queue = aioredis.Redis.from_url(redis_url)
-        stack.push_async_callback(queue.aclose)
-        session = ConsoleSession(
-            SlackPlatform(slack, sender), out, jobs_busy=lambda: jobs_pending(queue)
-        )
+    async with console_on_microsoft(microsoft, redis_url, lab, SECRET, out) as session:
         script = [
             "/hunt internal-malware-senders",
             "click Take actions",

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as sync_redis
 import redis.asyncio as aioredis
 
 from bot.actions.model import (
@@ -38,7 +36,7 @@ from bot.state.remediated import REMEMBER_FOR, RemediatedTargets, remediated_key
 from bot.workspace.console import run_console
 from bot.workspace.model import Message
 from tests.slack.bot_under_test import soc_bot
-from tests.slack.conftest import SIGNING_SECRET, TOKEN
+from tests.slack.conftest import settings  # noqa: F401 (the fixture soc_settings reuses)
 
 EVERYTHING = {
     "email": ["NetworkMessageId", "RecipientEmailAddress", "EmailDirection", "SenderFromAddress"],
@@ -172,19 +170,10 @@ def test_device_and_file_actions_on_the_same_rows_go_together():
 
 
 @pytest.fixture
-def soc_settings(redis_url: str, lab_file: Path, tmp_path: Path) -> Settings:
-    """A whole bot on the lab, for `soc_bot` (tests/slack/bot_under_test.py)."""
-    sync_redis.Redis.from_url(redis_url).flushdb()
-    lab = tmp_path / "lab.duckdb"
-    shutil.copyfile(lab_file, lab)
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        redis_url=redis_url,
-        hunt_backend="lab",
-        lab_db=lab,
-    )
+def soc_settings(settings: Settings) -> Settings:  # noqa: F811 (the fixture imported above)
+    """A whole bot on the lab, for `soc_bot` (tests/slack/bot_under_test.py), as the Slack
+    scenarios set it up."""
+    return settings
 
 
 def card_text(message: Message) -> str:
