@@ -18,7 +18,7 @@ WALKTHROUGH = re.compile(r"<!-- walkthrough: ([\w-]+) -->\n```text\n(.*?)```", r
 SHOWS = {
     "hunt": ["Page 2 of", "CSV export of zap-misses"],
     "remediation": ["Approval HB-1", "Done", "Deleted items"],
-    "filter": ["56 of 180 rows where", "matches 11-20 of 56", "rows 1-10 of 180"],
+    "filter": ["62 of 196 rows where", "matches 11-20 of 62", "rows 1-10 of 196"],
     "schedule": [
         "scheduled as SCH-1",
         "1 schedule ran: SCH-1 zap-misses, nothing new to post",

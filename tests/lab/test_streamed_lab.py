@@ -3,27 +3,33 @@ what it holds is exactly what the generator makes, the same seed giving the same
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 import duckdb
+import pytest
 
 from bot.defender.lab import generate, load_schema
 from bot.defender.lab.generate import QuickRandom, generate_into, generate_rows, load_rows
-from bot.defender.lab.rows import LabRows
+from bot.defender.lab.loader import to_record_batch
+from bot.defender.lab.rows import Columns, LabRows
 from bot.defender.lab.schema import create_tables
+from bot.errors import LabError
 
 ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def test_the_quick_generator_draws_exactly_what_random_does():
-    plain, quick = random.Random(11), QuickRandom(11)
-    for n in range(1, 5_000):
-        assert plain.randrange(n) == quick.randrange(n)
-        assert plain.randrange(-3, n) == quick.randrange(-3, n)
-        assert plain.randrange(0, n, 2) == quick.randrange(0, n, 2)
-        assert plain.choice(range(n)) == quick.choice(range(n))
-        assert plain.random() == quick.random()
+def test_the_quick_generator_draws_every_value_in_range_and_repeats_from_its_seed():
+    quick = QuickRandom(11)
+    assert {quick.randrange(5) for _ in range(2_000)} == set(range(5))
+    assert {quick.randrange(-3, 2) for _ in range(2_000)} == set(range(-3, 2))
+    assert {quick.choice("abc") for _ in range(2_000)} == {"a", "b", "c"}
+    assert {quick.randrange(0, 10, 5) for _ in range(2_000)} == {0, 5}  # random.Random's own
+    with pytest.raises(IndexError):
+        quick.choice([])
+    with pytest.raises(ValueError):
+        quick.randrange(3, 3)
+    again, same = QuickRandom(11), QuickRandom(11)
+    assert [again.randrange(1_000) for _ in range(50)] == [same.randrange(1_000) for _ in range(50)]
 
 
 def test_rows_handed_on_in_batches_are_all_counted():
@@ -58,6 +64,15 @@ def test_a_lab_made_in_batches_holds_what_the_generator_makes(monkeypatch):
     assert streamed.execute('SELECT count(*) FROM "EmailEvents"').fetchone() == (
         made.count("EmailEvents"),
     )
+
+
+def test_a_column_defender_does_not_document_is_refused_however_it_is_added():
+    with pytest.raises(LabError, match="undocumented columns to EmailEvents"):
+        to_record_batch("EmailEvents", [{"Subject": "hi", "Colour": "red"}])
+    with pytest.raises(LabError, match="undocumented columns to EmailEvents"):
+        to_record_batch("EmailEvents", Columns(2, {"Subject": ["a", "b"], "Colour": "red"}))
+    with pytest.raises(LabError, match="3 values for 2 rows"):
+        LabRows().add_columns("EmailEvents", 2, Subject=["a", "b", "c"])
 
 
 def test_values_keep_their_types_and_empty_text_stays_empty():

@@ -53,5 +53,5 @@ async def test_rows_chosen_by_value_in_the_modal_and_counted_in_the_review(
     assert "| #" in shown or " # " in shown  # the table shows row numbers
     assert "These results have no column `Colour`" in shown
     review = " ".join(shown.rsplit("alice ▸ submit", 1)[1].split())
-    assert "56 messages in" in review, review
-    assert "56 rows of 180 where SenderFromAddress ends with @shop-now.example" in review, review
+    assert "62 messages in" in review, review
+    assert "62 rows of 196 where SenderFromAddress ends with @shop-now.example" in review, review

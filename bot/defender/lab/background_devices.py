@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.defender.lab.background_mail import SPAN
 from bot.defender.lab.company import NETBIOS_DOMAIN, Company, Device, Ids
-from bot.defender.lab.events import add_file_event, add_process, binary
+from bot.defender.lab.events import add_file_events, add_processes, binary
 from bot.defender.lab.rows import LabRows
 
 SYSTEM32 = "C:\\Windows\\System32\\"
@@ -42,79 +42,128 @@ REMOTE_URLS = (
 )
 
 
+# Events made per round and kind: each round's rows go in as columns, a few thousand at a time.
+CHUNK = 10_000
+
+
 def add_device_noise(rows: LabRows, ids: Ids, company: Company, anchor: datetime,
                      count: int) -> None:
+    """For every `count` processes: half as many downloads and connections, a fifth as many
+    logons and other device events."""
+    for start in range(0, count, CHUNK):
+        n = min(CHUNK, count - start)
+        _add_processes(rows, ids, company, anchor, n)
+        _add_downloads(rows, ids, company, anchor, n // 2)
+        _add_connections(rows, ids, company, anchor, n // 2)
+        _add_logons(rows, ids, company, anchor, n // 5)
+        _add_device_events(rows, ids, company, anchor, n // 5)
+
+
+def _times(ids: Ids, anchor: datetime, n: int) -> list[datetime]:
+    return [anchor - SPAN * ids.rng.random() for _ in range(n)]
+
+
+def _devices(ids: Ids, company: Company, n: int) -> list[Device]:
+    return ids.rng.choices(company.staff_devices, k=n)
+
+
+def _add_processes(rows: LabRows, ids: Ids, company: Company, anchor: datetime, n: int) -> None:
+    devices = _devices(ids, company, n)
+    routine = ids.rng.choices(ROUTINE_PROCESSES, k=n)
+    add_processes(
+        rows, ids, n, time=_times(ids, anchor, n), device=devices,
+        user=[d.owner for d in devices], image=[image for image, _, _ in routine],
+        command_line=[line for _, line, _ in routine], parent=[parent for _, _, parent in routine],
+    )
+
+
+def _add_downloads(rows: LabRows, ids: Ids, company: Company, anchor: datetime, n: int) -> None:
     rng = ids.rng
-    devices = company.staff_devices
-
-    def when() -> datetime:
-        return anchor - SPAN * rng.random()
-
-    for _ in range(count):
-        device = rng.choice(devices)
-        image, command_line, parent = rng.choice(ROUTINE_PROCESSES)
-        add_process(rows, ids, time=when(), device=device, user=device.owner, image=image,
-                    command_line=command_line, parent=parent)
-
-    for _ in range(count // 2):
-        device = rng.choice(devices)
-        name = rng.choice(DOWNLOADS)
-        add_file_event(
-            rows, ids, time=when(), device=device, user=device.owner,
-            path=f"C:\\Users\\{device.owner.account_name}\\Downloads\\{ids.hex(4)}-{name}",
-            action_type=rng.choice(("FileCreated", "FileCreated", "FileModified", "FileRenamed")),
-            sha1=ids.sha1(), sha256=ids.sha256(), initiating=EDGE,
-            origin_url=f"https://{rng.choice(REMOTE_URLS)}/{ids.hex(6)}",
-        )
-
-    for _ in range(count // 2):
-        _add_connection(rows, ids, rng.choice(devices), when())
-
-    for _ in range(count // 5):
-        device = rng.choice(devices)
-        failed = rng.random() < 0.05
-        rows.add(
-            "DeviceLogonEvents",
-            Timestamp=when(), DeviceId=device.device_id, DeviceName=device.name,
-            ActionType="LogonFailed" if failed else "LogonSuccess",
-            LogonType=rng.choice(("Interactive", "Unlock", "Network", "RemoteInteractive")),
-            AccountDomain=NETBIOS_DOMAIN.lower(), AccountName=device.owner.account_name,
-            AccountSid=device.owner.sid, Protocol=rng.choice(("Kerberos", "Negotiate")),
-            FailureReason="InvalidUserNameOrPassword" if failed else None,
-            IsLocalAdmin=rng.random() < 0.1, LogonId=ids.rng.getrandbits(24),
-            InitiatingProcessFileName="lsass.exe", ReportId=ids.rng.getrandbits(31),
-            AdditionalFields="{}",
-        )
-
-    for _ in range(count // 5):
-        device = rng.choice(devices)
-        action = rng.choice(("UsbDriveMounted", "ScheduledTaskCreated", "SmartScreenUrlWarning",
-                             "AntivirusDetection"))
-        rows.add(
-            "DeviceEvents",
-            Timestamp=when(), DeviceId=device.device_id, DeviceName=device.name,
-            ActionType=action, AccountDomain=NETBIOS_DOMAIN.lower(),
-            AccountName=device.owner.account_name, AccountSid=device.owner.sid,
-            RemoteUrl=f"https://{rng.choice(REMOTE_URLS)}/" if action.startswith("Smart") else None,
-            InitiatingProcessFileName="svchost.exe", ReportId=ids.rng.getrandbits(31),
-            AdditionalFields='{"ThreatName":"Trojan:Win32/Wacatac"}'
-            if action == "AntivirusDetection" else "{}",
-        )
+    devices = _devices(ids, company, n)
+    add_file_events(
+        rows, ids, n, time=_times(ids, anchor, n), device=devices,
+        user=[d.owner for d in devices],
+        path=[
+            f"C:\\Users\\{d.owner.account_name}\\Downloads\\{ids.hex(4)}-{rng.choice(DOWNLOADS)}"
+            for d in devices
+        ],
+        action_type=[
+            rng.choice(("FileCreated", "FileCreated", "FileModified", "FileRenamed"))
+            for _ in range(n)
+        ],
+        sha1=[ids.sha1() for _ in range(n)], sha256=[ids.sha256() for _ in range(n)],
+        initiating=EDGE,
+        origin_url=[f"https://{rng.choice(REMOTE_URLS)}/{ids.hex(6)}" for _ in range(n)],
+    )
 
 
-def _add_connection(rows: LabRows, ids: Ids, device: Device, time: datetime) -> None:
+def _add_connections(rows: LabRows, ids: Ids, company: Company, anchor: datetime,
+                     n: int) -> None:
+    rng = ids.rng
+    devices = _devices(ids, company, n)
     process = binary(EDGE)
-    rows.add(
-        "DeviceNetworkEvents",
-        Timestamp=time, DeviceId=device.device_id, DeviceName=device.name,
-        ActionType=ids.rng.choice(("ConnectionSuccess", "ConnectionSuccess", "ConnectionFailed")),
-        RemoteIP=ids.public_ip(), RemotePort=443, RemoteUrl=ids.rng.choice(REMOTE_URLS),
-        LocalIP=device.ip, LocalPort=ids.rng.randrange(49152, 65535), Protocol="Tcp",
-        LocalIPType="Private", RemoteIPType="Public",
+    rows.add_columns(
+        "DeviceNetworkEvents", n,
+        Timestamp=_times(ids, anchor, n), DeviceId=[d.device_id for d in devices],
+        DeviceName=[d.name for d in devices],
+        ActionType=[rng.choice(("ConnectionSuccess", "ConnectionSuccess", "ConnectionFailed"))
+                    for _ in range(n)],
+        RemoteIP=[ids.public_ip() for _ in range(n)], RemotePort=443,
+        RemoteUrl=rng.choices(REMOTE_URLS, k=n),
+        LocalIP=[d.ip for d in devices], LocalPort=ids.numbers(49152, 65535, n),
+        Protocol="Tcp", LocalIPType="Private", RemoteIPType="Public",
         InitiatingProcessSHA1=process["SHA1"], InitiatingProcessSHA256=process["SHA256"],
         InitiatingProcessFileName=process["FileName"], InitiatingProcessFolderPath=EDGE,
-        InitiatingProcessAccountName=device.owner.account_name,
-        InitiatingProcessAccountUpn=device.owner.upn, ReportId=ids.rng.getrandbits(31),
+        InitiatingProcessAccountName=[d.owner.account_name for d in devices],
+        InitiatingProcessAccountUpn=[d.owner.upn for d in devices],
+        ReportId=[rng.getrandbits(31) for _ in range(n)],
+    )
+
+
+def _add_logons(rows: LabRows, ids: Ids, company: Company, anchor: datetime, n: int) -> None:
+    rng = ids.rng
+    devices = _devices(ids, company, n)
+    failed = [rng.random() < 0.05 for _ in range(n)]
+    rows.add_columns(
+        "DeviceLogonEvents", n,
+        Timestamp=_times(ids, anchor, n), DeviceId=[d.device_id for d in devices],
+        DeviceName=[d.name for d in devices],
+        ActionType=["LogonFailed" if f else "LogonSuccess" for f in failed],
+        LogonType=[rng.choice(("Interactive", "Unlock", "Network", "RemoteInteractive"))
+                   for _ in range(n)],
+        AccountDomain=NETBIOS_DOMAIN.lower(),
+        AccountName=[d.owner.account_name for d in devices],
+        AccountSid=[d.owner.sid for d in devices],
+        Protocol=rng.choices(("Kerberos", "Negotiate"), k=n),
+        FailureReason=["InvalidUserNameOrPassword" if f else None for f in failed],
+        IsLocalAdmin=[rng.random() < 0.1 for _ in range(n)],
+        LogonId=[rng.getrandbits(24) for _ in range(n)],
+        InitiatingProcessFileName="lsass.exe", ReportId=[rng.getrandbits(31) for _ in range(n)],
+        AdditionalFields="{}",
+    )
+
+
+def _add_device_events(rows: LabRows, ids: Ids, company: Company, anchor: datetime,
+                       n: int) -> None:
+    rng = ids.rng
+    devices = _devices(ids, company, n)
+    actions = [
+        rng.choice(("UsbDriveMounted", "ScheduledTaskCreated", "SmartScreenUrlWarning",
+                    "AntivirusDetection"))
+        for _ in range(n)
+    ]
+    rows.add_columns(
+        "DeviceEvents", n,
+        Timestamp=_times(ids, anchor, n), DeviceId=[d.device_id for d in devices],
+        DeviceName=[d.name for d in devices], ActionType=actions,
+        AccountDomain=NETBIOS_DOMAIN.lower(),
+        AccountName=[d.owner.account_name for d in devices],
+        AccountSid=[d.owner.sid for d in devices],
+        RemoteUrl=[f"https://{rng.choice(REMOTE_URLS)}/" if a.startswith("Smart") else None
+                   for a in actions],
+        InitiatingProcessFileName="svchost.exe", ReportId=[rng.getrandbits(31) for _ in range(n)],
+        AdditionalFields=['{"ThreatName":"Trojan:Win32/Wacatac"}' if a == "AntivirusDetection"
+                          else "{}" for a in actions],
     )
 
 

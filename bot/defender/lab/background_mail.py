@@ -8,14 +8,15 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from bot.defender.lab.company import DOMAIN, Company, Ids, User
+from bot.defender.lab.company import DOMAIN, Company, Device, Ids, User
 from bot.defender.lab.events import (
-    add_attachment,
-    add_click,
-    add_email,
-    add_identity_logon,
-    add_post_delivery,
-    add_url,
+    Email,
+    add_attachments,
+    add_clicks,
+    add_emails,
+    add_identity_logons,
+    add_post_deliveries,
+    add_urls,
 )
 from bot.defender.lab.rows import LabRows
 
@@ -46,64 +47,129 @@ ATTACHMENTS = ("report.pdf", "minutes.docx", "budget.xlsx", "photo.jpg", "slides
 MALWARE_NAMES = ("Trojan:Win32/Emotet", "TrojanDownloader:O97M/Obfuse", "Backdoor:JS/Qakbot")
 
 
+# Messages made per round: each round's rows go in as columns, a few thousand at a time.
+CHUNK = 10_000
+
+
 def add_mail_noise(rows: LabRows, ids: Ids, company: Company, anchor: datetime, count: int) -> None:
+    for start in range(0, count, CHUNK):
+        _add_mail(rows, ids, company, anchor, min(CHUNK, count - start))
+
+
+def _add_mail(rows: LabRows, ids: Ids, company: Company, anchor: datetime, n: int) -> None:
+    """`n` messages with their attachments, links, clicks and follow-ups."""
     rng = ids.rng
     staff = company.staff
-    for _ in range(count):
-        time = anchor - SPAN * rng.random()
-        recipient = rng.choice(staff)
+    people = rng.choices(staff, k=n)  # the staff member each message is about
+    senders, recipients, directions, threats, actions, subjects = [], [], [], [], [], []
+    for person in people:
         roll = rng.random()
         if roll < 0.25:
-            sender, direction = rng.choice(staff).upn, "Intra-org"
-            outside = None
+            sender, recipient, direction = rng.choice(staff).upn, person.upn, "Intra-org"
         elif roll < 0.35:
-            sender, direction = recipient.upn, "Outbound"
-            outside = rng.choice(PARTNER_SENDERS).replace("orders@", "buyer@")
+            sender, direction = person.upn, "Outbound"
+            recipient = rng.choice(PARTNER_SENDERS).replace("orders@", "buyer@")
         else:
-            sender, direction, outside = "", "Inbound", None
-        threats, action, subject = "", "Delivered", rng.choice(SUBJECTS)
+            sender, recipient, direction = "", person.upn, "Inbound"
+        threat, action, subject = "", "Delivered", rng.choice(SUBJECTS)
         if direction == "Inbound":
-            sender, threats, action, subject = _inbound_verdict(rng, subject)
-        attachments = rng.choice((0, 0, 0, 1, 1, 2))
-        urls = rng.choice((0, 0, 1, 1, 2, 3))
-        email = add_email(
-            rows, ids, time=time, message_id=ids.guid(), sender=sender,
-            recipient=outside or recipient.upn, subject=subject, direction=direction,
-            threat_types=threats, delivery_action=action, attachments=attachments, urls=urls,
-            threat_names=rng.choice(MALWARE_NAMES) if "Malware" in threats else "",
-        )
-        for _ in range(attachments):
-            malicious = "Malware" in threats
-            add_attachment(
-                rows, ids, email,
-                file_name=rng.choice(("Invoice.docm", "Scan.iso")) if malicious
-                else rng.choice(ATTACHMENTS),
-                sha256=ids.sha256(), threat_types="Malware" if malicious else "",
-                threat_names=rng.choice(MALWARE_NAMES) if malicious else "",
-            )
-        for _ in range(urls):
-            domain = email.sender.rsplit("@", 1)[-1]
+            sender, threat, action, subject = _inbound_verdict(rng, subject)
+        senders.append(sender)
+        recipients.append(recipient)
+        directions.append(direction)
+        threats.append(threat)
+        actions.append(action)
+        subjects.append(subject)
+    attachment_counts = rng.choices((0, 0, 0, 1, 1, 2), k=n)
+    url_counts = rng.choices((0, 0, 1, 1, 2, 3), k=n)
+    emails = add_emails(
+        rows, ids, n, time=[anchor - SPAN * rng.random() for _ in range(n)],
+        message_id=ids.guids(n), sender=senders, recipient=recipients, subject=subjects,
+        direction=directions, threat_types=threats, delivery_action=actions,
+        attachments=attachment_counts, urls=url_counts,
+        threat_names=[rng.choice(MALWARE_NAMES) if "Malware" in t else "" for t in threats],
+    )
+    _add_mail_attachments(rows, ids, emails, attachment_counts)
+    _add_mail_links(rows, ids, emails, url_counts, people, anchor)
+    _add_follow_ups(rows, ids, emails, actions, anchor)
+
+
+def _add_mail_attachments(rows: LabRows, ids: Ids, emails: list[Email], counts: list[int]) -> None:
+    rng = ids.rng
+    carrying = [email for email, count in zip(emails, counts, strict=True) for _ in range(count)]
+    malicious = ["Malware" in email.threat_types for email in carrying]
+    add_attachments(
+        rows, ids, carrying,
+        file_name=[
+            rng.choice(("Invoice.docm", "Scan.iso")) if bad else rng.choice(ATTACHMENTS)
+            for bad in malicious
+        ],
+        sha256=[ids.sha256() for _ in carrying],
+        threat_types=["Malware" if bad else "" for bad in malicious],
+        threat_names=[rng.choice(MALWARE_NAMES) if bad else "" for bad in malicious],
+    )
+
+
+def _add_mail_links(rows: LabRows, ids: Ids, emails: list[Email], counts: list[int],
+                    people: list[User], anchor: datetime) -> None:
+    """Each message's links, and the clicks some recipients make on them."""
+    rng = ids.rng
+    linking: list[Email] = []
+    urls: list[str] = []
+    clicks: list[tuple[Email, str, User]] = []
+    for email, count, person in zip(emails, counts, people, strict=True):
+        domain = email.sender.rsplit("@", 1)[-1]
+        for _ in range(count):
             url = f"https://{domain}/{ids.hex(8)}"
-            add_url(rows, ids, email, url)
-            if direction != "Outbound" and rng.random() < 0.15:
-                _add_background_click(rows, ids, recipient, email.message_id, url, threats,
-                                      email.time, anchor)
-        # Follow-ups never land after the anchor: the lab has no future.
-        if action == "Delivered" and threats and rng.random() < 0.5:
-            zapped = min(anchor, time + timedelta(minutes=rng.randrange(5, 600)))
-            add_post_delivery(
-                rows, ids, email, time=zapped,
-                action_type="Malware ZAP" if "Malware" in threats else "Phish ZAP",
-                action_result="Error" if rng.random() < 0.05 else "Success",
-                action="Moved to quarantine",
-            )
+            linking.append(email)
+            urls.append(url)
+            if email.direction != "Outbound" and rng.random() < 0.15:
+                clicks.append((email, url, person))
+    add_urls(rows, ids, linking, urls)
+    phish = ["Phish" in email.threat_types for email, _, _ in clicks]
+    # A phish click is mostly blocked by Safe Links; now and then someone clicks through.
+    through = [bad and rng.random() < 0.1 for bad in phish]
+    add_clicks(
+        rows, ids, len(clicks),
+        # Clicks never land after the anchor: the lab has no future.
+        time=[min(anchor, email.time + timedelta(minutes=rng.randrange(1, 240)))
+              for email, _, _ in clicks],
+        url=[url for _, url, _ in clicks], user=[person for _, _, person in clicks],
+        message_id=[email.message_id for email, _, _ in clicks],
+        action_type=[
+            "ClickBlocked" if bad and not clicked else "ClickAllowed"
+            for bad, clicked in zip(phish, through, strict=True)
+        ],
+        clicked_through=through, threat_types=["Phish" if bad else "" for bad in phish],
+    )
+
+
+def _add_follow_ups(rows: LabRows, ids: Ids, emails: list[Email], actions: list[str],
+                    anchor: datetime) -> None:
+    """ZAP for half the delivered threats; an admin's soft delete for 1% of the rest."""
+    rng = ids.rng
+    zapped: list[Email] = []
+    remediated: list[Email] = []
+    for email, action in zip(emails, actions, strict=True):
+        if action == "Delivered" and email.threat_types and rng.random() < 0.5:
+            zapped.append(email)
         elif action == "Delivered" and rng.random() < 0.01:
-            remediated = min(anchor, time + timedelta(hours=rng.randrange(1, 48)))
-            add_post_delivery(
-                rows, ids, email, time=remediated,
-                action_type="Manual remediation", action_result="Success",
-                action="Soft delete", action_trigger="Admin",
-            )
+            remediated.append(email)
+    # Follow-ups never land after the anchor: the lab has no future.
+    add_post_deliveries(
+        rows, ids, zapped,
+        time=[min(anchor, e.time + timedelta(minutes=rng.randrange(5, 600))) for e in zapped],
+        action_type=["Malware ZAP" if "Malware" in e.threat_types else "Phish ZAP"
+                     for e in zapped],
+        action_result=["Error" if rng.random() < 0.05 else "Success" for _ in zapped],
+        action="Moved to quarantine",
+    )
+    add_post_deliveries(
+        rows, ids, remediated,
+        time=[min(anchor, e.time + timedelta(hours=rng.randrange(1, 48))) for e in remediated],
+        action_type="Manual remediation", action_result="Success", action="Soft delete",
+        action_trigger="Admin",
+    )
 
 
 def _inbound_verdict(rng: random.Random, subject: str) -> tuple[str, str, str, str]:
@@ -120,42 +186,38 @@ def _inbound_verdict(rng: random.Random, subject: str) -> tuple[str, str, str, s
     return rng.choice(HOSTILE_SENDERS), phish_or_malware, action, rng.choice(PHISH_SUBJECTS)
 
 
-def _add_background_click(rows: LabRows, ids: Ids, user: User, message_id: str, url: str,
-                          threats: str, sent: datetime, anchor: datetime) -> None:
-    rng = ids.rng
-    time = min(anchor, sent + timedelta(minutes=rng.randrange(1, 240)))
-    if "Phish" in threats:
-        through = rng.random() < 0.1
-        add_click(rows, ids, time=time, url=url, user=user, message_id=message_id,
-                  action_type="ClickAllowed" if through else "ClickBlocked",
-                  clicked_through=through, threat_types="Phish")
-    else:
-        add_click(rows, ids, time=time, url=url, user=user, message_id=message_id,
-                  action_type="ClickAllowed", clicked_through=False)
-
-
 def add_identity_noise(rows: LabRows, ids: Ids, company: Company, anchor: datetime,
                        count: int) -> None:
+    for start in range(0, count, CHUNK):
+        _add_sign_ins(rows, ids, company, anchor, min(CHUNK, count - start))
+
+
+def _add_sign_ins(rows: LabRows, ids: Ids, company: Company, anchor: datetime, n: int) -> None:
+    """Half against Active Directory (Kerberos or NTLM), half to cloud apps; 4% fail."""
     rng = ids.rng
-    for _ in range(count):
+    users: list[User] = []
+    devices: list[Device | None] = []
+    applications: list[str] = []
+    logon_types: list[str] = []
+    protocols: list[str] = []
+    for _ in range(n):
         index = rng.randrange(len(company.staff))
-        user, device = company.staff[index], company.staff_devices[index]
-        time = anchor - SPAN * rng.random()
-        failed = rng.random() < 0.04
+        users.append(company.staff[index])
         if rng.random() < 0.5:
-            protocol = rng.choice(("Kerberos", "Kerberos", "NTLM"))
-            add_identity_logon(
-                rows, ids, time=time, user=user, device=device, application="Active Directory",
-                logon_type=rng.choice(("Credentials validation", "Resource access")),
-                protocol=protocol, action_type="LogonFailed" if failed else "LogonSuccess",
-            )
+            devices.append(company.staff_devices[index])
+            applications.append("Active Directory")
+            logon_types.append(rng.choice(("Credentials validation", "Resource access")))
+            protocols.append(rng.choice(("Kerberos", "Kerberos", "NTLM")))
         else:
-            add_identity_logon(
-                rows, ids, time=time, user=user,
-                device=device if rng.random() < 0.7 else None,
-                application=rng.choice(("Office 365", "Microsoft Teams", "Exchange Online")),
-                logon_type="Logon", action_type="LogonFailed" if failed else "LogonSuccess",
-            )
+            devices.append(company.staff_devices[index] if rng.random() < 0.7 else None)
+            applications.append(rng.choice(("Office 365", "Microsoft Teams", "Exchange Online")))
+            logon_types.append("Logon")
+            protocols.append("")
+    add_identity_logons(
+        rows, ids, n, time=[anchor - SPAN * rng.random() for _ in range(n)], user=users,
+        device=devices, application=applications, logon_type=logon_types, protocol=protocols,
+        action_type=["LogonFailed" if rng.random() < 0.04 else "LogonSuccess" for _ in range(n)],
+    )
 
 
 def add_directory(rows: LabRows, ids: Ids, company: Company, anchor: datetime) -> None:

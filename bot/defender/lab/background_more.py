@@ -9,7 +9,7 @@ and name, a person's UPN and SID, a hash, an address, a time in the last fortnig
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,11 +62,14 @@ APPLICATIONS = (
 CITIES = (("Seattle", "WA", "US"), ("London", "England", "GB"), ("Berlin", "Berlin", "DE"))
 
 
-def add_remaining_tables(rows: LabRows, ids: Ids, company: Company, anchor: datetime) -> None:
-    """Rows for every documented table still empty, and DeviceNetworkInfo for every device."""
+def add_remaining_tables(
+    rows: LabRows, ids: Ids, company: Company, anchor: datetime, filled: Collection[str]
+) -> None:
+    """DeviceNetworkInfo for every device, and rows for every documented table still empty:
+    neither in `filled` (the tables the other parts wrote) nor written here."""
     _add_network_info(rows, ids, company, anchor)
     for name, table in load_schema().items():
-        if rows.count(name):
+        if name in filled or rows.count(name):
             continue
         for n in range(ROWS_PER_TABLE):
             device = ids.rng.choice(company.staff_devices)

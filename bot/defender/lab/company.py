@@ -12,6 +12,7 @@ import hashlib
 import random
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 DOMAIN = "contoso.com"
 NETBIOS_DOMAIN = "CONTOSO"
@@ -39,6 +40,17 @@ def stable_guid(label: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hunt-bot-lab:{label}"))
 
 
+# A version-4 GUID fixes 6 of its 128 bits: the version nibble (4) and the variant (binary 10).
+_GUID_KEEP = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)
+_GUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def _guid(bits: int) -> str:
+    """A version-4 GUID, lowercase, formatted by hand: `uuid.UUID` is slow at this volume."""
+    h = f"{(bits & _GUID_KEEP) | _GUID_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class Ids:
     """Random identifiers in Defender's shapes, all drawn from one seeded generator."""
 
@@ -49,10 +61,16 @@ class Ids:
         return f"{self.rng.getrandbits(length * 4):0{length}x}"
 
     def guid(self) -> str:
-        """A version-4 GUID, lowercase, formatted by hand: `uuid.UUID` is slow at this volume."""
-        h = f"{self.rng.getrandbits(128):032x}"
-        variant = "89ab"[int(h[16], 16) & 3]
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+        return _guid(self.rng.getrandbits(128))
+
+    def guids(self, n: int) -> list[str]:
+        getrandbits = self.rng.getrandbits
+        return [_guid(getrandbits(128)) for _ in range(n)]
+
+    def numbers(self, start: int, stop: int, n: int) -> list[int]:
+        """`n` whole numbers from `start` up to (not including) `stop`."""
+        random, span = self.rng.random, stop - start
+        return [start + int(random() * span) for _ in range(n)]
 
     def device_id(self) -> str:
         return self.hex(40)
@@ -69,7 +87,8 @@ class Ids:
     def public_ip(self) -> str:
         rng = self.rng
         first = rng.choice((20, 40, 52, 104, 131, 157))
-        return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        rest = rng.getrandbits(24)  # three octets in one draw; the last never 0 or 255
+        return f"{first}.{rest >> 16}.{(rest >> 8) & 255}.{1 + (rest & 255) % 254}"
 
     def private_ip(self) -> str:
         rng = self.rng
@@ -90,15 +109,16 @@ class User:
     object_id: str
     sid: str
 
-    @property
+    # Cached: the generator reads them for nearly every row it makes.
+    @cached_property
     def account_name(self) -> str:
         return f"{self.given_name}.{self.surname}".lower()
 
-    @property
+    @cached_property
     def upn(self) -> str:
         return f"{self.account_name}@{DOMAIN}"
 
-    @property
+    @cached_property
     def display_name(self) -> str:
         return f"{self.given_name} {self.surname}"
 
