@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 META_TABLE = "_hunt_bot_lab"
 # Bumped when the generator changes what a lab holds, so an old file can be told apart.
-LAB_FORMAT = 2
+LAB_FORMAT = 3
 # Shifting rewrites every datetime column; below this drift it is not worth it.
 REBASE_THRESHOLD = timedelta(minutes=1)
 # How long a hunt or action waits for others to be done with the lab before giving up. Each
