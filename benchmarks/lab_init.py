@@ -32,8 +32,16 @@ BIG_TABLES = ("EmailEvents", "IdentityLogonEvents", "DeviceProcessEvents")
 
 def run_once(rows: int, path: Path) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one `hunt-bot lab init`."""
-    command = [str(ROOT / ".venv/bin/hunt-bot"), "lab", "init", "--rows", str(rows), "--force",
-               "--path", str(path)]
+    command = [
+        str(ROOT / ".venv/bin/hunt-bot"),
+        "lab",
+        "init",
+        "--rows",
+        str(rows),
+        "--force",
+        "--path",
+        str(path),
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -90,16 +98,30 @@ def main() -> int:
         "peak_rss_mb_max": max(peaks),
         "load_average_at_start": load,
     }
-    print(f"hunt-bot lab init --rows {args.rows}: {figures['rows_in_lab']:,} rows in "
-          f"{len(counts)} tables; {args.runs} runs; load average "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("  seconds:", ", ".join(f"{t:.2f}" for t in times),
-          "  peak MB:", ", ".join(f"{p:.0f}" for p in peaks))
+    print(
+        f"hunt-bot lab init --rows {args.rows}: {figures['rows_in_lab']:,} rows in "
+        f"{len(counts)} tables; {args.runs} runs; load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print(
+        "  seconds:",
+        ", ".join(f"{t:.2f}" for t in times),
+        "  peak MB:",
+        ", ".join(f"{p:.0f}" for p in peaks),
+    )
     lines = [
-        ("lab init, median seconds", f"{figures['seconds_median']:.2f} s",
-         f"<= {BUDGET_SECONDS:g} s", figures["seconds_median"] <= BUDGET_SECONDS),
-        ("lab init, peak memory (worst run)", f"{figures['peak_rss_mb_max']:.0f} MB",
-         f"<= {BUDGET_MB:g} MB", figures["peak_rss_mb_max"] <= BUDGET_MB),
+        (
+            "lab init, median seconds",
+            f"{figures['seconds_median']:.2f} s",
+            f"<= {BUDGET_SECONDS:g} s",
+            figures["seconds_median"] <= BUDGET_SECONDS,
+        ),
+        (
+            "lab init, peak memory (worst run)",
+            f"{figures['peak_rss_mb_max']:.0f} MB",
+            f"<= {BUDGET_MB:g} MB",
+            figures["peak_rss_mb_max"] <= BUDGET_MB,
+        ),
     ]
     print(f"{'figure':<36}{'measured':>12}{'budget':>12}  ok")
     for label, measured, budget, ok in lines:

@@ -333,6 +333,7 @@ def report(f: dict[str, Any], load: tuple[float, float, float], args: Any) -> No
         f"ack p50 {f['ack_p50_ms']:.0f} ms, max {f['ack_max_ms']:.0f} ms under the burst; "
         f"{f['hunts_with_progress_places']} hunts showed their place in a progress message)"
     )
+    f["budgets"] = [list(line) for line in lines]  # for benchmarks/all.py
     if args.json:
         Path(args.json).write_text(json.dumps(f, indent=2))
 
