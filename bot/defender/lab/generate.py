@@ -85,7 +85,7 @@ class Part:
     make: Callable[[LabRows, Ids, Company, datetime, int], None]
 
 
-# Biggest first, so processes sharing them out finish at about the same time.
+# Made in this order; each part's rows are the same in any order.
 PARTS: tuple[Part, ...] = (
     Part("mail", add_mail_noise),
     Part("devices", add_device_noise),
@@ -101,7 +101,6 @@ PARTS: tuple[Part, ...] = (
     Part("alerts", lambda out, ids, company, anchor, size: add_alerts(
         out, ids, company, anchor, max(3, size // 1_000))),
 )
-_BY_NAME = {part.name: part for part in PARTS}
 
 
 def _company(seed: int, size: int) -> Company:
@@ -150,7 +149,7 @@ def generate_rows(
 
 # While loading: one DuckDB thread (Python makes rows on the other core), and a checkpoint (DuckDB
 # writing what it holds to the file) only every 128 MB of log: each costs more as the tables
-# grow, and this many keep the lab under 400 MB.
+# grow, and this many keep the lab under 500 MB.
 LOAD_SETTINGS = {"threads": "1", "checkpoint_threshold": "128MB"}
 # How often Python lets a waiting thread take the interpreter, while a lab is made: DuckDB's
 # storing thread needs it briefly and often (to check for Ctrl-C), and at the default 5 ms it

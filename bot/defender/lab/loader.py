@@ -138,7 +138,7 @@ class BackgroundInserter:
     """An `Inserter` on a thread of its own: DuckDB stores one batch while Python makes the
     next. At most `AHEAD` batches wait, which bounds memory; `close` waits for all of them."""
 
-    AHEAD = 2
+    AHEAD = 4
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con.cursor()  # its own handle for the storing thread
