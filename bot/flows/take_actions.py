@@ -260,10 +260,11 @@ async def _chosen_rows(
     rows = await services.results.rows(meta.id, selected[0], selected[-1] + 1)
     wanted_rows = set(selected)
     picked = [row for index, row in enumerate(rows, start=selected[0]) if index in wanted_rows]
-    every = len(selected) == meta.row_count
-    return picked, (
-        f"all {rows_text(meta.row_count)}" if every else f"{rows_text(len(picked))}: {text.strip()}"
-    )
+    if len(selected) == meta.row_count:
+        return picked, f"all {rows_text(meta.row_count)}"
+    if len(selected) == 1:
+        return picked, f"row {selected[0] + 1}"
+    return picked, f"{rows_text(len(picked))} ({text.strip()})"
 
 
 async def request_approval(

@@ -194,7 +194,7 @@ async def test_several_device_actions_are_reviewed_together_and_each_gets_its_ow
             "submit",
         )
         review = flat(bot.out.export_text().rsplit("alice ▸ submit", 1)[1])
-        assert "3 actions, from 1 row: 1" in review, review
+        assert "3 actions, from row 1." in review, review
         isolate, package, scan = (
             review.split("Isolate device (full) on ", 1)[1],
             review.split("Collect investigation package on ", 1)[1],
