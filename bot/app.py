@@ -12,16 +12,19 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.logger import get_bolt_app_logger
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from bot import readiness, redis_gauges
 from bot.access import HuntAccess
@@ -150,21 +153,58 @@ async def _until_redis_answers(redis: RedisConnection, wait: float) -> None:
             await asyncio.sleep(delay)
 
 
+class OneWorkspace(AsyncAuthorize):
+    """One workspace, one bot token: no auth.test round trip on any request's path.
+
+    An AsyncAuthorize of our own rather than a plain function, which Bolt would wrap in a
+    per-request step that gathers every argument the function might ask for (about 4% of an
+    ack). The answer is made once, and again only when the bot learns who it is."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._answer: AuthorizeResult | None = None
+
+    async def __call__(self, **_: Any) -> AuthorizeResult:
+        bot_user = self._services.bot_user_id or None
+        if self._answer is None or self._answer.bot_user_id != bot_user:
+            self._answer = AuthorizeResult(
+                enterprise_id=None,
+                team_id=None,
+                bot_token=self._services.slack.token,
+                bot_user_id=bot_user,
+            )
+        return self._answer
+
+
+class BotApp(AsyncApp):
+    """Bolt's AsyncApp, handing every request the app's own Web API client.
+
+    Bolt (since 1.15) builds a new AsyncWebClient for each request, so that a listener may
+    change its token without touching other requests. Ours never use Bolt's client (they use
+    services.slack) and there is one token, and building one (proxy settings read from the
+    environment, the user agent string) was about a tenth of each /hunt ack's CPU
+    (benchmarks/README.md). The context gets what Bolt's own `_init_context` gives it;
+    tests/slack/test_bolt_app.py holds the two side by side, so a Bolt upgrade that changes it
+    is noticed."""
+
+    _context_logger: logging.Logger | None = None
+
+    def _init_context(self, req: AsyncBoltRequest) -> None:
+        if self._context_logger is None:  # the same logger for every request, so looked up once
+            self._context_logger = get_bolt_app_logger(
+                app_name=self.name, base_logger=self._base_logger
+            )
+        req.context["logger"] = self._context_logger
+        req.context["token"] = self._token
+        req.context["client"] = self._async_client
+        req.context["listener_runner"] = self.listener_runner
+
+
 def create_bolt_app(services: Services) -> AsyncApp:
     settings = services.settings
-
-    async def authorize(**_: object) -> AuthorizeResult:
-        # One workspace, one bot token: no auth.test round trip on any request's path.
-        return AuthorizeResult(
-            enterprise_id=None,
-            team_id=None,
-            bot_token=services.slack.token,
-            bot_user_id=services.bot_user_id or None,
-        )
-
-    app = AsyncApp(
-        # Bolt builds its per-request client from this one and the token `authorize` returns;
-        # the listeners use services.slack.
+    app = BotApp(
+        # Every request is handed this one (BotApp), with the token `authorize` returns; the
+        # listeners use services.slack. No token here: Bolt would then authorize with auth.test.
         client=AsyncWebClient(
             base_url=services.slack.base_url, retry_handlers=services.slack.retry_handlers
         ),
@@ -173,7 +213,7 @@ def create_bolt_app(services: Services) -> AsyncApp:
             if settings.slack_signing_secret
             else None
         ),
-        authorize=authorize,
+        authorize=OneWorkspace(services),
         # Listeners only validate, write to Redis and enqueue: answer as soon as they return
         # rather than polling for ack() every 10 ms (../shared/reference/bolt-ack-latency.md).
         process_before_response=True,
@@ -185,7 +225,7 @@ def create_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
-def create_web_app(services: Services, bolt: AsyncApp) -> Starlette:
+def create_web_app(services: Services, bolt: AsyncApp) -> ASGIApp:
     secret = services.settings.slack_signing_secret
 
     async def health() -> str | None:
