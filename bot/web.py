@@ -17,13 +17,14 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
-from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import metrics
 from bot.logs import bind_ids, new_request_id
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # Slack's largest payloads are view submissions with their state; far below this.
 MAX_BODY_BYTES = 1024 * 1024
+EVENTS = "/slack/events"
 
 
 class Refused(Exception):
@@ -45,12 +47,18 @@ async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Refused(413, "body too large")
+    # The ASGI messages themselves, as Starlette's request.stream() reads them, without its
+    # async generator (asyncio registers each one in a weak set: a cost on every request).
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        body += message.get("body", b"")
         if len(body) > limit:
             raise Refused(413, "body too large")
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def check_signature(verifier: SignatureVerifier | None, request: Request, body: bytes) -> None:
@@ -66,20 +74,23 @@ def check_signature(verifier: SignatureVerifier | None, request: Request, body: 
         raise Refused(401, "invalid signature")
 
 
-def check_parseable(request: Request, body: bytes) -> str:
+def check_parseable(request: Request, body: bytes) -> tuple[str, str]:
     """What Bolt will parse must parse: UTF-8, and a JSON object where JSON is expected.
-    Answers the request's kind (command, action, view, event or other), for the metrics."""
+    Answers the body as text, and the request's kind (command, action, view, event or other)
+    for the metrics."""
     try:
         text = body.decode("utf-8")
         if "application/json" in request.headers.get("content-type", ""):
             _json_object(text)
-            return "event"
+            return text, "event"
         if "payload=" not in text:  # a slash command: any UTF-8 form parses (Bolt parses it)
-            return "command" if text.startswith("command=") or "&command=" in text else "other"
+            kind = "command" if text.startswith("command=") or "&command=" in text else "other"
+            return text, kind
         form = parse_qs(text, keep_blank_values=True)
         if "payload" in form:
-            return _PAYLOAD_KINDS.get(str(_json_object(form["payload"][0]).get("type")), "other")
-        return "command" if "command" in form else "other"
+            payload = _json_object(form["payload"][0])
+            return text, _PAYLOAD_KINDS.get(str(payload.get("type")), "other")
+        return text, "command" if "command" in form else "other"
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refused(400, "malformed body") from None
 
@@ -109,7 +120,7 @@ def create_web_app(
     health: Callable[[], Awaitable[str | None]],
     ready: Callable[[], Awaitable[dict[str, str]]] | None = None,
     before_metrics: Callable[[], Awaitable[None]] | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """`health` answers None when live, else what is wrong; `ready` what is missing, by what
     (empty when ready); `before_metrics` reads what /metrics reports from Redis."""
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -120,14 +131,17 @@ def create_web_app(
         try:
             body = await read_capped(request)
             check_signature(verifier, request, body)
-            kind = check_parseable(request, body)
+            text, kind = check_parseable(request, body)
         except Refused as refused:
             log.info("refused a request to /slack/events: %s", refused.reason)  # never the body
             metrics.acked("refused", time.perf_counter() - started)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
-        answer = to_starlette_response(
-            await bolt.async_dispatch(to_async_bolt_request(request, body))
-        )
+        # What Bolt's Starlette adapter (to_async_bolt_request) builds, from the text decoded
+        # once, and the query string as it came (Starlette's parsed copy was made for nothing).
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        headers = request.headers  # Bolt reads any mapping of str (its own adapter passes this)
+        bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)  # type: ignore[arg-type]
+        answer = to_starlette_response(await bolt.async_dispatch(bolt_request))
         metrics.acked(kind, time.perf_counter() - started)
         return answer
 
@@ -148,11 +162,25 @@ def create_web_app(
             await before_metrics()
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
-    return Starlette(
+    routes = Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            Route(EVENTS, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
         ]
     )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # Slack's requests go straight to their handler: Starlette's error and exception
+        # middleware, router and request wrapper (four layers, each wrapping `send`) were about
+        # 5% of every ack's CPU (benchmarks/README.md). What escapes the handler uvicorn
+        # answers with a 500 and logs, as Starlette's error middleware did. Anything else,
+        # and /slack/events by another method (405), is Starlette's.
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == EVENTS:
+            response = await slack_events(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await routes(scope, receive, send)
+
+    return app

@@ -208,3 +208,16 @@ async def test_a_correctly_signed_real_command_still_gets_through(harness: Harne
     assert answer.status == 200, (
         f"a correctly signed `/hunt help` was refused with {answer.status}: {answer.text}"
     )
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_another_method_than_post_is_refused_and_reaches_nothing(
+    harness: Harness, http: httpx.AsyncClient, method: str
+):
+    before = len(harness.calls)
+    body = b"command=%2Fhunt&text=help"
+    response = await http.request(
+        method, harness.sender.url, content=body, headers={"Content-Type": FORM, **signed(body)}
+    )
+    assert response.status_code == 405, f"{method}: {response.status_code} {response.text}"
+    await assert_nothing_reached_slack(harness, before, method)
