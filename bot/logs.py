@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +29,8 @@ _vars: dict[str, ContextVar[str | None]] = {name: ContextVar(name, default=None)
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex[:12]
+    # 12 random hex digits (as uuid4().hex[:12] was, a fifth of the cost: one per request).
+    return os.urandom(6).hex()
 
 
 def bind_ids(

@@ -79,12 +79,15 @@ def parse(buffer: bytearray, at: int) -> tuple[Any, int]:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, read_timeout: float) -> None:
         self.transport: asyncio.Transport | None = None
-        self.waiting: deque[asyncio.Future[Any]] = deque()
+        # Each command's answer, and by when (the loop's clock) it is due; Redis answers in order.
+        self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.buffer = bytearray()
         self.unsent: list[bytes] = []
         self.lost: Exception | None = None
+        self.read_timeout = read_timeout
+        self.watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -99,7 +102,7 @@ class _Connection(asyncio.Protocol):
                 if reply is _INCOMPLETE:
                     break
                 at = after
-                future = self.waiting.popleft()
+                future, _ = self.waiting.popleft()
                 if not future.done():
                     future.set_result(reply)
         except (ValueError, RedisConnectionError) as exc:
@@ -113,8 +116,11 @@ class _Connection(asyncio.Protocol):
     def drop(self, problem: Exception) -> None:
         if self.lost is None:
             self.lost = problem
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         while self.waiting:
-            future = self.waiting.popleft()
+            future, _ = self.waiting.popleft()
             if not future.done():
                 future.set_exception(self.lost)
         if self.transport is not None:
@@ -125,17 +131,41 @@ class _Connection(asyncio.Protocol):
         (acks handled together share a system call), at the end of that turn."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.waiting.append(future)
+        due = loop.time() + self.read_timeout
+        self.waiting.append((future, due))
+        if self.watchdog is None:
+            self.watchdog = loop.call_at(due, self._watch)
         if not self.unsent:
             loop.call_soon(self._flush)
         self.unsent.append(command)
         return future
+
+    def _watch(self) -> None:
+        """Whether the oldest command still waiting is overdue: then the connection is dropped,
+        and every command waiting on it fails (they would be answered out of turn). One timer
+        for all commands in flight, not one each: `asyncio.timeout` around every command made
+        and cancelled a timer handle, about 4% of a /hunt ack's CPU (benchmarks/README.md)."""
+        self.watchdog = None
+        if not self.waiting or self.lost is not None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self.waiting[0][1]
+        if due <= loop.time():
+            self.drop(RedisTimeoutError(f"Redis did not answer within {self.read_timeout:g} s"))
+        else:
+            self.watchdog = loop.call_at(due, self._watch)
 
     def _flush(self) -> None:
         data = b"".join(self.unsent)
         self.unsent.clear()
         if self.lost is None and self.transport is not None:
             self.transport.write(data)
+
+
+def _raised(reply: Any) -> Any:
+    if isinstance(reply, ResponseError):
+        raise reply
+    return reply
 
 
 class PipelinedRedis:
@@ -158,23 +188,12 @@ class PipelinedRedis:
         self._connecting = asyncio.Lock()
 
     async def execute(self, *args: bytes | str | int) -> Any:
-        """Send one command and its answer; an error reply is raised."""
+        """Send one command and its answer; an error reply is raised. No answer within the read
+        timeout is a TimeoutError (the connection's watchdog drops it)."""
         connection = self._connection
         if connection is None or connection.lost is not None or self._loop_changed():
             connection = await self._connect()
-        return await self._answer(connection, connection.send(pack(args)))
-
-    async def _answer(self, connection: _Connection, future: asyncio.Future[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self._read_timeout):
-                reply = await future
-        except TimeoutError as exc:  # asyncio's: no answer in time
-            problem = RedisTimeoutError(f"Redis did not answer within {self._read_timeout:g} s")
-            connection.drop(problem)  # what is still waiting on it would be answered out of turn
-            raise problem from exc
-        if isinstance(reply, ResponseError):
-            raise reply
-        return reply
+        return _raised(await connection.send(pack(args)))
 
     def _loop_changed(self) -> bool:
         return self._loop is not asyncio.get_running_loop()
@@ -188,14 +207,16 @@ class PipelinedRedis:
                 current.drop(RedisConnectionError("reconnecting"))
             self._connection = None
             loop = asyncio.get_running_loop()
+
+            def made() -> _Connection:
+                return _Connection(self._read_timeout)
+
             try:
                 async with asyncio.timeout(self._connect_timeout):
                     if self._unix is not None:
-                        _, connection = await loop.create_unix_connection(_Connection, self._unix)
+                        _, connection = await loop.create_unix_connection(made, self._unix)
                     else:
-                        _, connection = await loop.create_connection(
-                            _Connection, self._host, self._port
-                        )
+                        _, connection = await loop.create_connection(made, self._host, self._port)
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(
                     f"cannot connect to Redis: {type(exc).__name__}"
@@ -213,7 +234,7 @@ class PipelinedRedis:
             steps.append(("SELECT", self._db))
         for step in steps:
             try:
-                await self._answer(connection, connection.send(pack(step)))
+                _raised(await connection.send(pack(step)))
             except ResponseError as exc:
                 connection.drop(RedisConnectionError("refused"))
                 if step[0] == "AUTH":

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -145,6 +146,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _task_id() -> str:
+    # 32 random hex digits like taskiq's default (uuid4().hex), at a fifth of the cost: one is
+    # made on every /hunt ack.
+    return os.urandom(16).hex()
+
+
 def create_broker(redis_url: str) -> RedisStreamBroker:
     return OutageTolerantBroker(
         redis_url,
@@ -154,7 +161,7 @@ def create_broker(redis_url: str) -> RedisStreamBroker:
         xread_block=1000,  # well inside the read timeout
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=READ_TIMEOUT,
-    )
+    ).with_id_generator(_task_id)
 
 
 # The job's entry, written by one script with the request it runs on: one round trip on the
@@ -168,6 +175,12 @@ if KEYS[2] then
 end
 return redis.call('XADD', KEYS[1], '*', 'data', ARGV[1])
 """
+
+
+_MESSAGE_JSON = (
+    '{{"task_id":{task_id},"task_name":{task_name},"labels":{{}},"labels_types":{{}},'
+    '"args":[{args}],"kwargs":{{}}}}'
+)
 
 
 class Saving(Protocol):
@@ -203,17 +216,13 @@ class JobQueue:
 
     def _message(self, job: JobName, args: list[str], task_id: str | None) -> bytes:
         """A TaskiqMessage as JSON (what its model_dump_json makes, without building the model
-        on the ack path); the worker reads it with TaskiqMessage.model_validate_json."""
-        return json.dumps(
-            {
-                "task_id": task_id or self.broker.id_generator(),
-                "task_name": job.value,
-                "labels": {},
-                "labels_types": {},
-                "args": args,
-                "kwargs": {},
-            },
-            separators=(",", ":"),
+        on the ack path); the worker reads it with TaskiqMessage.model_validate_json. Its shape
+        is fixed and its values are strings: filled into a template, each string escaped, at
+        a quarter of what encoding a dict costs (a JSON encoder is made for every dumps)."""
+        return _MESSAGE_JSON.format(
+            task_id=_json_string(task_id or self.broker.id_generator()),
+            task_name=_json_string(job.value),
+            args=",".join(map(_json_string, args)),
         ).encode()
 
     async def _enqueue(

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -193,7 +194,9 @@ class Context:
     services: Services
     carry: Any = None  # what the ack-time step leaves for the after-ack step (JSON-able)
 
+    @cached_property
     def press(self) -> Press:
+        """What permissions are decided on (made once: the log ids and the rule both read it)."""
         f = self.facts
         return Press(
             user=f.user,
@@ -264,11 +267,11 @@ class Listeners:
 
     def _context(self, facts: Facts, who: Who | None = None) -> Context:
         ctx = Context(facts, self._services)
-        bind_press(ctx.press(), who)  # the ids its log lines carry (bot/logs.py)
+        bind_press(ctx.press, who)  # the ids its log lines carry (bot/logs.py)
         return ctx
 
     async def _allowed(self, ctx: Context, who: Who) -> bool:
-        verdict = await check(self._services, who, ctx.press())
+        verdict = await check(self._services, who, ctx.press)
         if not verdict.allowed:
             await ctx.tell(
                 render_markup_notice(verdict.reason, verdict.hint, fallback="Not yours to press.")
@@ -276,9 +279,16 @@ class Listeners:
         return verdict.allowed
 
     def command(
-        self, name: str, who: Who, answer: CommandAnswer, after: Step | None = None
+        self,
+        name: str,
+        who: Who,
+        answer: CommandAnswer,
+        after: Step | None = None,
+        *,
+        after_when: Callable[[Facts], bool] | None = None,
     ) -> None:
-        """A slash command: answered privately in its ack; `after` runs once acked."""
+        """A slash command: answered privately in its ack; `after` runs once acked, for the
+        payloads `after_when` accepts (all, when it is None)."""
         self._declare(Kind.COMMAND, name, who)
 
         async def ack_command(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -292,7 +302,11 @@ class Listeners:
             except Exception as exc:
                 message = failure_message(exc, name)
             await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
-            if after is not None and ctx is not None:
+            if (
+                after is not None
+                and ctx is not None
+                and (after_when is None or after_when(ctx.facts))
+            ):
                 # A task of our own rather than a Bolt lazy listener, which deep-copies the
                 # whole request first: a tenth of every /hunt ack's CPU (benchmarks/README.md).
                 # The task starts once this returns, so it runs after the ack as before.
@@ -326,7 +340,7 @@ class Listeners:
         async def ack_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             try:
                 ctx = self._context(parse_facts(Kind.VIEW, body), who)
-                verdict = await check(self._services, who, ctx.press())
+                verdict = await check(self._services, who, ctx.press)
                 if not verdict.allowed:
                     notice = render_markup_notice(
                         verdict.reason, verdict.hint, fallback="Not yours to answer."

@@ -6,7 +6,7 @@ from bot.flows import hunts, stale_incidents
 from bot.flows.permissions import Who
 from bot.slack.blocks import Message
 from commands import saved_hunts
-from commands.context import Context, Listeners
+from commands.context import Context, Facts, Listeners
 
 
 async def answer(ctx: Context) -> Message:
@@ -17,6 +17,17 @@ async def answer(ctx: Context) -> Message:
         return saved_hunts.acknowledge(f.text)
     return await hunts.answer_command(
         ctx.services, f.user, f.team, f.channel or "", f.text, f.response_url
+    )
+
+
+def has_after_ack(facts: Facts) -> bool:
+    """Whether `answer_after_ack` has anything to do: `/hunt NAME` is done once acked, and
+    starting a task that does nothing cost each hunt's ack a few percent."""
+    text = facts.text
+    return (
+        stale_incidents.asked_for(text)
+        or saved_hunts.asked_for(text)
+        or hunts.answers_after_ack(text)
     )
 
 
@@ -38,4 +49,4 @@ async def answer_after_ack(ctx: Context) -> None:
 
 def register(listeners: Listeners) -> None:
     # Anyone may ask for help; the hunt flow checks the allow-lists for everything else.
-    listeners.command("/hunt", Who.ANYONE, answer, after=answer_after_ack)
+    listeners.command("/hunt", Who.ANYONE, answer, after=answer_after_ack, after_when=has_after_ack)

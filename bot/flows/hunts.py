@@ -4,13 +4,14 @@ exported and re-run. The results message opens the incident thread."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import tempfile
 import time
 from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_sdk.errors import SlackApiError
 
@@ -97,6 +98,12 @@ async def answer_command(
     )
 
 
+def answers_after_ack(text: str) -> bool:
+    """Whether `answer_after_ack` has a second answer for this text (a hunt has none)."""
+    words = text.split()
+    return bool(words) and words[0].lower() in ANSWERED_AFTER_ACK
+
+
 async def answer_after_ack(
     services: Services, user_id: str, team_id: str, channel_id: str, text: str
 ) -> Message | None:
@@ -133,27 +140,64 @@ async def start_hunt(
     if decision.allowed is False:
         return render_notice(decision.reason)
     hunt = await find_hunt(services, name)  # built-in, file, saved or ad-hoc (Redis only)
-    arguments = hunt.name_arguments(split_arguments(arguments_text))
-    rendered = hunt.render(arguments)  # any mistake is answered now, not after a wait
-    request = HuntRequest(
+    checked = _checked(_Same(hunt), arguments_text)  # any mistake is answered now, not later
+    request_id, saving = services.hunt_requests.write_new(
         hunt=hunt.name,
-        arguments=arguments,
+        arguments=checked.arguments,
         user_id=user_id,
         team_id=team_id,
         channel_id=channel_id,
         response_url=response_url,
         thread_ts=thread_ts,
     )
-    bind_ids(hunt=request.id)
+    bind_ids(hunt=request_id)
     # The request and its job in one round trip: the ack waits for nothing else.
-    await services.queue.enqueue_hunt(request.id, saving=services.hunt_requests.write(request))
+    await services.queue.enqueue_hunt(request_id, saving=saving)
     return render_running(
         hunt.name,
-        rendered.describe_values(),
+        checked.shown,
         in_thread=thread_ts is not None,
-        warning=_past_retention(rendered.values),
-        cancel=request.id,
+        warning=checked.warning,
+        cancel=request_id,
     )
+
+
+class _Same:
+    """A hunt as a cache key, by identity: hashing a Hunt hashes every field (and a field of
+    a list would not hash). The key holds the hunt, so its id is not reused while cached."""
+
+    __slots__ = ("hunt",)
+
+    def __init__(self, hunt: Hunt) -> None:
+        self.hunt = hunt
+
+    def __hash__(self) -> int:
+        return id(self.hunt)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.hunt is self.hunt
+
+
+class _Checked(NamedTuple):
+    arguments: dict[str, str]  # by parameter name, as the job gets them (never changed)
+    shown: dict[str, str]  # the values bound, as the answer shows them (never changed)
+    warning: str
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(same: _Same, arguments_text: str) -> _Checked:
+    """`/hunt`'s arguments checked against the hunt, or BadArgument saying what is wrong.
+
+    Binding is what can fail; the job renders the KQL from the same arguments (rendering a
+    bound value cannot). Checking is pure, and catalog hunts are the same objects for the
+    process's life, so a hunt asked for again with the same text is not parsed, bound and
+    formatted again (nearly a tenth of its ack's CPU, benchmarks/README.md). Errors are not
+    kept."""
+    hunt = same.hunt
+    arguments = hunt.name_arguments(split_arguments(arguments_text))
+    values = hunt.bind(arguments)
+    shown = {name: display_value(value) for name, value in values.items()}
+    return _Checked(arguments, shown, _past_retention(values))
 
 
 def _past_retention(values: dict[str, Any]) -> str:

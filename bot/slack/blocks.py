@@ -7,6 +7,7 @@ and a bounded number of characters in the table.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -182,11 +183,7 @@ def render_running(
     cancel: str | None = None,
 ) -> Message:
     """The private answer to /hunt NAME; `cancel` is the request id its Cancel button names."""
-    shown = " ".join(code(f"{name}={value}") for name, value in parameters.items())
-    body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
-    body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
-    if warning:
-        body += f"\n:warning: {escape(warning)}"
+    body = _running_body(hunt_name, tuple(parameters.items()), in_thread, warning)
     # Plain dicts, not slack_sdk's models: this is on every /hunt's ack, and the models' to_dict
     # cost a tenth of it (benchmarks/README.md). The same JSON as those models make.
     blocks: list[dict[str, Any]] = [
@@ -202,6 +199,19 @@ def render_running(
         }
         blocks.append({"type": "actions", "elements": [cancel_button]})
     return Message(text=f"Running {hunt_name}", blocks=blocks)
+
+
+@functools.lru_cache(maxsize=1024)
+def _running_body(
+    hunt_name: str, parameters: tuple[tuple[str, str], ...], in_thread: bool, warning: str
+) -> str:
+    # Kept: most /hunt acks name a hunt and values asked for before (escaping is per character).
+    shown = " ".join(code(f"{name}={value}") for name, value in parameters)
+    body = f":hourglass_flowing_sand: Running {code(hunt_name)} {shown}".rstrip()
+    body += f"\nThe results will be posted in this {'thread' if in_thread else 'channel'}."
+    if warning:
+        body += f"\n:warning: {escape(warning)}"
+    return body
 
 
 def _cancel_button(request_id: str) -> ButtonElement:

@@ -58,3 +58,24 @@ def test_a_bare_value_where_it_could_mean_several_parameters_says_what_the_hunt_
     assert "lookback=" in (refused.value.hint or "")
     with pytest.raises(BadArgument, match="not of the form"):
         split_arguments("one two")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lookback=3d",
+        "  lookback=3d\twindow=1h\r\n",
+        "subject=a\u00a0b",  # a no-break space is part of the value for shlex, as typed
+        "a=1\x0bb=2",  # so are the blanks shlex does not split on
+        "a=1\x0cb=2\u2028c=3",
+        "alex@contoso.com lookback=3d",
+        'subject="two words"',
+        "sender='a@b.com' x=\\y",
+    ],
+)
+def test_text_splits_as_shell_quoting_would_have_it(text):
+    import shlex
+
+    from bot.hunts.arguments import pair_arguments
+
+    assert split_arguments(text) == pair_arguments(shlex.split(text, posix=True))

@@ -85,3 +85,13 @@ async def test_a_hunt_request_and_its_job_are_written_in_one_round_trip(settings
     assert stored is not None and stored.hunt == "spam-emails"
     assert stored.arguments == {"lookback": "3d"}
     assert 0 < ttl <= 24 * 3600  # kept a day, as `HuntRequests.save` keeps it
+
+
+def test_a_job_message_carries_any_text_as_taskiq_reads_it():
+    from bot.queue import JobQueue, create_broker
+
+    queue = JobQueue(create_broker("redis://127.0.0.1:6379/15"))
+    odd = ['quote " and \\ back', "ünïcode ✓", "new\nline", ""]
+    message = TaskiqMessage.model_validate_json(queue._message(JobName.EXPORT_CSV, odd, None))
+    assert (message.task_name, message.args, message.kwargs) == ("export_csv", odd, {})
+    assert message.labels == {} and len(message.task_id) == 32

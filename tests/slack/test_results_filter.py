@@ -120,7 +120,7 @@ async def test_a_filter_matching_nothing_says_so_and_offers_clear(settings):
         )
         message = await results_message(bot)
         said = str(message.blocks)
-        assert "0 of 180 rows" in said and "No row matches that filter" in said
+        assert "0 of 196 rows" in said and "No row matches that filter" in said
         assert not [b for b in message.blocks if b["type"] == "table"]
         labels = [
             e["text"]["text"]
