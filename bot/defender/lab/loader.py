@@ -1,10 +1,9 @@
 """Storing generated rows in DuckDB: each batch becomes an Arrow record batch, typed from the
 documented schema, that DuckDB inserts in one statement.
 
-pyarrow turns the Python values into columns in C, and DuckDB reads the columns without touching
-Python again; the earlier way (one text per column, split and cast in SQL) cost more CPU than
-making the rows did. A record batch also pickles cheaply, so a generator in another process can
-hand its batches to the one process that writes the lab file.
+pyarrow turns the Python values into columns in C, and DuckDB reads the columns without
+converting each value again; the earlier way (one text per column, split and cast in SQL) cost
+more CPU than making the rows did.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # imported where used: the lab's generator process never needs DuckDB
-    import duckdb
+import duckdb
+import duckdb_kql
 
 # Kusto type -> DuckDB column type. `dynamic` is JSON rather than VARCHAR because duckdb-kql
 # translates member access (`AdditionalFields.Foo`, `Col["key"]`) into JSON path extraction only
@@ -118,8 +118,6 @@ def empty_schema_connection() -> duckdb.DuckDBPyConnection:
     Cheap (a few milliseconds): binding a query here checks its table and column names and
     its types against the documented schema without any data.
     """
-    import duckdb_kql
-
     con = duckdb_kql.connect()
     create_tables(con)
     return con
