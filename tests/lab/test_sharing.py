@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb_kql
 import pytest
 
-from bot.defender.lab import LabTenant, create_lab
+from bot.defender.lab import LabTenant, create_lab, store
 from bot.defender.lab.store import LabBusy, opened, scrub
 from bot.errors import LabError
 
@@ -258,3 +258,18 @@ def test_asking_again_inside_an_action_reuses_its_connection_instead_of_waiting(
         outer.execute("COMMIT")
     assert time.monotonic() - started < 1
     assert tenant._run_query(COUNT).rows[0]["Count"] == seen
+
+
+def test_a_lab_stopped_halfway_keeps_the_old_one_and_leaves_no_partial_file(
+    lab_copy: Path, monkeypatch: pytest.MonkeyPatch
+):
+    before = lab_copy.read_bytes()
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C arrives in the middle of making the rows
+
+    monkeypatch.setattr(store, "generate_into", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        create_lab(lab_copy, rows=500)
+    assert lab_copy.read_bytes() == before
+    assert not list(lab_copy.parent.glob("*.partial*"))

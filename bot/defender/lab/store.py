@@ -77,27 +77,27 @@ def create_lab(
     anchor = datetime.now(UTC)
     con = duckdb_kql.connect(str(partial))
     try:
-        create_tables(con)
-        counts = generate_into(con, anchor=anchor, seed=seed, rows=rows, progress=progress)
-        fill_helper_tables(con)
-        con.execute(
-            f"CREATE TABLE {META_TABLE} (anchor TIMESTAMPTZ, seed BIGINT, size BIGINT, "
-            "format INTEGER, created TIMESTAMPTZ)"
-        )
-        con.execute(
-            f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?)",
-            [anchor, seed, rows if rows is not None else DEFAULT_ROWS, LAB_FORMAT, anchor],
-        )
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    try:
+        try:
+            create_tables(con)
+            counts = generate_into(con, anchor=anchor, seed=seed, rows=rows, progress=progress)
+            fill_helper_tables(con)
+            con.execute(
+                f"CREATE TABLE {META_TABLE} (anchor TIMESTAMPTZ, seed BIGINT, size BIGINT, "
+                "format INTEGER, created TIMESTAMPTZ)"
+            )
+            con.execute(
+                f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?)",
+                [anchor, seed, rows if rows is not None else DEFAULT_ROWS, LAB_FORMAT, anchor],
+            )
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
         # Nobody is reading or writing the old file (or its WAL) while it is replaced.
         with _locked(path, exclusive=True, deadline=time.monotonic() + LAB_WAIT_SECONDS):
             _remove_database(path)
             os.replace(partial, path)
     finally:
-        _remove_database(partial)
+        _remove_database(partial)  # a lab stopped halfway (Ctrl-C, an error) leaves no file
     return LabSummary(path, seed, anchor, counts, time.perf_counter() - started)
 
 
