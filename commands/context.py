@@ -29,6 +29,10 @@ from bot.services import Services
 from bot.slack.blocks import Message, render_markup_notice, render_notice, render_notice_view
 from bot.slack.delivery import replace_private, tell_user
 
+# Slack drops an answer to a command or a form that comes after 3 s and shows its own error
+# instead; a Redis that hangs (read timeout 5 s) is answered by us, inside that window.
+ACK_DEADLINE = 2.5
+
 log = logging.getLogger(__name__)
 
 # Set on every function the boundary hands to Bolt, so a test can prove none goes around it.
@@ -295,10 +299,11 @@ class Listeners:
             ctx = None
             try:
                 ctx = self._context(parse_facts(Kind.COMMAND, body), who)
-                if not await self._allowed(ctx, who):
-                    await ack()
-                    return
-                message = await answer(ctx)
+                async with asyncio.timeout(ACK_DEADLINE):
+                    if not await self._allowed(ctx, who):
+                        await ack()
+                        return
+                    message = await answer(ctx)
             except Exception as exc:
                 message = failure_message(exc, name)
             await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
@@ -340,16 +345,17 @@ class Listeners:
         async def ack_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             try:
                 ctx = self._context(parse_facts(Kind.VIEW, body), who)
-                verdict = await check(self._services, who, ctx.press)
-                if not verdict.allowed:
-                    notice = render_markup_notice(
-                        verdict.reason, verdict.hint, fallback="Not yours to answer."
-                    )
-                    await ack(
-                        response_action="update", view=render_notice_view("Not yours", notice)
-                    )
-                    return
-                answer = await submit(ctx)
+                async with asyncio.timeout(ACK_DEADLINE):
+                    verdict = await check(self._services, who, ctx.press)
+                    if not verdict.allowed:
+                        notice = render_markup_notice(
+                            verdict.reason, verdict.hint, fallback="Not yours to answer."
+                        )
+                        await ack(
+                            response_action="update", view=render_notice_view("Not yours", notice)
+                        )
+                        return
+                    answer = await submit(ctx)
             except FieldErrors as exc:
                 await ack(response_action="errors", errors=exc.errors)
                 return

