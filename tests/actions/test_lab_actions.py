@@ -6,6 +6,7 @@ Targets are built from a hunt's rows, as the Take actions modal builds them.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -133,9 +134,22 @@ async def test_unknown_and_unactionable_messages_fail_and_the_rest_are_done(lab,
     assert again.status is OutcomeStatus.FAILED and "hard-deleted" in again.detail
 
 
-async def test_isolating_a_device_moves_from_pending_through_in_progress_to_succeeded(
-    lab, lab_actions
-):
+class SteppedClock:
+    """A clock the test moves on, so an action's states don't hang on how busy the machine is."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def step(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def test_isolating_a_device_moves_from_pending_through_in_progress_to_succeeded(lab):
+    clock = SteppedClock()
+    lab_actions = LabRemediation(lab, timing=LAB_TIMING, clock=clock)
     rows = await rows_before_any_action(lab, "ransomware-precursors")
     device_id = rows[0]["DeviceId"]
     targets = [DeviceTarget(device_id=device_id, device_name=rows[0]["DeviceName"])]
@@ -149,11 +163,15 @@ async def test_isolating_a_device_moves_from_pending_through_in_progress_to_succ
     assert outcome.detail == "Isolate (Selective): Pending"
     assert outcome.action_type == "Isolate"
 
-    await asyncio.sleep(LAB_TIMING.pending + 0.02)
-    running = await lab_actions.refresh(outcome)
+    clock.step(LAB_TIMING.pending / 2)
+    still_pending = await lab_actions.refresh(outcome)
+    assert still_pending.detail == "Isolate (Selective): Pending"
+
+    clock.step(LAB_TIMING.pending)
+    running = await lab_actions.refresh(still_pending)
     assert running.detail == "Isolate (Selective): InProgress"
 
-    await asyncio.sleep(SETTLED_AFTER)
+    clock.step(LAB_TIMING.running)
     done = await lab_actions.refresh(running)
     assert done.status is OutcomeStatus.SUCCEEDED
     assert done.machine_action_id == outcome.machine_action_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.actions.model import ApprovalSpec, EmailTarget, OutcomeStatus, Target, TargetOutcome
@@ -30,11 +30,18 @@ class LabRemediation:
     name = "lab"
 
     def __init__(
-        self, tenant: LabTenant, *, timing: LabTiming | None = None, owns_tenant: bool = False
+        self,
+        tenant: LabTenant,
+        *,
+        timing: LabTiming | None = None,
+        owns_tenant: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._tenant = tenant
         self._machines = LabMachineActions(timing or LabTiming())
         self._owns_tenant = owns_tenant
+        # What "now" is when an action starts or is read; a test steps it rather than sleeping.
+        self._clock = clock
 
     def batches(self, spec: ApprovalSpec, targets: Sequence[Target]) -> list[list[Target]]:
         """Emails in one remediation (one bulk id, as Graph would make it), devices one each."""
@@ -74,7 +81,7 @@ class LabRemediation:
     def _submit(
         self, spec: ApprovalSpec, approval_id: str, targets: list[Target]
     ) -> list[TargetOutcome]:
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._tenant.connection() as con:
             ensure_machine_actions_table(con)
             # Rows written now must move with the lab's data when it is next re-based, so the
@@ -102,7 +109,7 @@ class LabRemediation:
     def _reconcile(
         self, spec: ApprovalSpec, approval_id: str, targets: list[Target]
     ) -> dict[str, TargetOutcome]:
-        now = datetime.now(UTC)
+        now = self._clock()
         found = {}
         with self._tenant.connection() as con:
             ensure_machine_actions_table(con)
@@ -113,7 +120,7 @@ class LabRemediation:
         return found
 
     def _refresh(self, outcome: TargetOutcome) -> TargetOutcome:
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._tenant.connection() as con:
             ensure_machine_actions_table(con)
             return self._machines.refresh(con, outcome, now)
