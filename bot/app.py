@@ -247,6 +247,7 @@ def create_web_app(services: Services, bolt: AsyncApp) -> ASGIApp:
         health=health,
         ready=ready,
         before_metrics=before_metrics,
+        stopping=services.finish_acknowledged,
     )
 
 

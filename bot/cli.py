@@ -419,20 +419,37 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
 
 async def serve_socket_mode(services: Services, app_token: str) -> None:
     """`serve --socket-mode` once the services are up: connect out to Slack (SLACK_API_URL's
-    apps.connections.open, then its WebSocket) and run jobs in this process until cancelled.
-    The tests run it against the stand-in in bot/workspace/socket_mode.py."""
+    apps.connections.open, then its WebSocket) and run jobs in this process until cancelled or
+    sent SIGTERM; then the socket is closed first, so the caller's `services.aclose()` finishes
+    what was acknowledged. The tests run it against the stand-in in bot/workspace/socket_mode.py."""
+    import signal
+
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import create_bolt_app
-    from bot.jobs import run_worker
+    from bot.jobs import run_worker, stop_worker
 
     handler = AsyncSocketModeHandler(create_bolt_app(services), app_token)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    worker: asyncio.Task[None] | None = None
     try:
         await handler.connect_async()
         err.print("Connected to Slack over Socket Mode; running jobs in this process.")
-        await run_worker(services)
+        worker = asyncio.create_task(run_worker(services))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if worker.done():
+            worker.result()  # raises what stopped it
+        else:
+            err.print("SIGTERM: closing the Socket Mode connection; finishing acknowledged work.")
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         await handler.close_async()
+        if worker is not None and not worker.done():
+            await stop_worker(worker)
 
 
 @app.command("worker")

@@ -7,6 +7,7 @@ listener or job, so importing it never pulls in the rest of the bot.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +19,7 @@ from bot.defender.backends import open_backend
 from bot.defender.clients import MicrosoftClients
 from bot.defender.results import HuntingBackend
 from bot.hunts import Catalog
+from bot.in_flight import InFlight
 from bot.policy import ApprovalPolicy
 from bot.queue import JobQueue
 from bot.state.approvals import ApprovalStore
@@ -31,6 +33,8 @@ from bot.state.quota import HuntingQuota
 from bot.state.redis import RedisConnection
 from bot.state.results import ResultStore
 from bot.state.schedules import ScheduleStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Services:
     schedules: ScheduleStore
     clock: ScheduleClock  # the time schedules run by (the console's `wait` moves a lab's)
     bot_user_id: str = ""
+    # What acknowledged requests are still doing; waited for before anything here is closed.
+    after_ack: InFlight = field(default_factory=InFlight)
     _backend: HuntingBackend | None = None
     _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _remediation: RemediationBackend | None = None
@@ -82,7 +88,22 @@ class Services:
             )
         return self._remediation
 
+    async def finish_acknowledged(self) -> None:
+        """Wait (SHUTDOWN_GRACE_SECONDS at most) for what acknowledged requests still do: Slack
+        will not send them again. Called as a process stops, before anything is closed."""
+        grace = self.settings.shutdown_grace_seconds
+        unfinished = await self.after_ack.drain(grace)
+        if unfinished:
+            log.warning(
+                "stopped %d acknowledged request(s) unfinished after %g s "
+                "(SHUTDOWN_GRACE_SECONDS): %s",
+                len(unfinished),
+                grace,
+                "; ".join(unfinished),
+            )
+
     async def aclose(self) -> None:
+        await self.finish_acknowledged()
         if self._remediation is not None:
             await self._remediation.aclose()
         if self._backend is not None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
@@ -120,9 +121,11 @@ def create_web_app(
     health: Callable[[], Awaitable[str | None]],
     ready: Callable[[], Awaitable[dict[str, str]]] | None = None,
     before_metrics: Callable[[], Awaitable[None]] | None = None,
+    stopping: Callable[[], Awaitable[None]] | None = None,
 ) -> ASGIApp:
     """`health` answers None when live, else what is wrong; `ready` what is missing, by what
-    (empty when ready); `before_metrics` reads what /metrics reports from Redis."""
+    (empty when ready); `before_metrics` reads what /metrics reports from Redis; `stopping`
+    runs at the server's shutdown, once it takes no more requests."""
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
@@ -162,13 +165,21 @@ def create_web_app(
             await before_metrics()
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        # Before uvicorn returns: it then raises the SIGTERM it caught again, ending the process.
+        if stopping is not None:
+            await stopping()
+
     routes = Starlette(
+        lifespan=lifespan,
         routes=[
             Route(EVENTS, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
-        ]
+        ],
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

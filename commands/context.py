@@ -19,7 +19,6 @@ from functools import cached_property
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.errors import FieldErrors, HuntBotError
 from bot.flows.failures import failure_message
@@ -37,8 +36,6 @@ log = logging.getLogger(__name__)
 
 # Set on every function the boundary hands to Bolt, so a test can prove none goes around it.
 BOUNDARY_MARK = "__hunt_bot_boundary__"
-# What an ack-time step hands to the after-ack step (Bolt copies the context into lazy requests).
-CARRY = "hunt_bot_carry"
 
 
 class Kind(StrEnum):
@@ -262,7 +259,6 @@ class Listeners:
         self._app = app
         self._services = services
         self.registered: list[Registration] = []
-        self._running: set[asyncio.Task[None]] = set()
 
     def _declare(self, kind: Kind, control: str, who: Who) -> None:
         if any(r.kind is kind and r.control == control for r in self.registered):
@@ -312,28 +308,30 @@ class Listeners:
                 and ctx is not None
                 and (after_when is None or after_when(ctx.facts))
             ):
-                # A task of our own rather than a Bolt lazy listener, which deep-copies the
-                # whole request first: a tenth of every /hunt ack's CPU (benchmarks/README.md).
-                # The task starts once this returns, so it runs after the ack as before.
-                self._start(self._run(ctx, after, None, name))
+                self._start(self._run(ctx, after, None, name), ctx)
 
-        self._app.command(name)(ack=_marked(ack_command), lazy=[])
+        self._app.command(name)(_marked(ack_command))
 
-    def _start(self, step: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(step)
-        self._running.add(task)  # held until done: the loop keeps only a weak reference
-        task.add_done_callback(self._running.discard)
+    def _start(self, step: Coroutine[Any, Any, None], what: Context | str) -> None:
+        """Run `step` once the ack has gone; a stopping process waits for it (bot/in_flight.py).
+        A task of our own rather than a Bolt lazy listener: Bolt deep-copies the whole request
+        for one (a tenth of every /hunt ack's CPU, benchmarks/README.md) and keeps no hold on
+        its task, so nothing could wait for it."""
+        if isinstance(what, Context):
+            what = f"{what.facts.control} by {what.facts.user}"
+        self._services.after_ack.start(step, what)
 
     def action(self, action_id: str, who: Who, then: Step) -> None:
         """A button: acked at once; who pressed it is checked, then `then` runs."""
         self._declare(Kind.ACTION, action_id, who)
 
-        async def ack_action(ack: AsyncAck) -> None:
+        async def ack_action(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
+            person = body.get("user")
+            user = person.get("id") if isinstance(person, dict) else None
+            self._start(self._after_action(action_id, then, who, body), f"{action_id} by {user}")
 
-        self._app.action(action_id)(
-            ack=_marked(ack_action), lazy=[self._after(Kind.ACTION, action_id, then, who)]
-        )
+        self._app.action(action_id)(_marked(ack_action))
 
     def view(
         self, callback_id: str, who: Who, submit: ViewSubmit, then: Step | None = None
@@ -342,7 +340,7 @@ class Listeners:
         `then` runs after, answering in the modal if it stays open, else privately."""
         self._declare(Kind.VIEW, callback_id, who)
 
-        async def ack_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        async def ack_view(ack: AsyncAck, body: dict[str, Any]) -> None:
             try:
                 ctx = self._context(parse_facts(Kind.VIEW, body), who)
                 async with asyncio.timeout(ACK_DEADLINE):
@@ -363,48 +361,42 @@ class Listeners:
                 message = failure_message(exc, callback_id)
                 await ack(response_action="update", view=render_notice_view("Not done", message))
                 return
-            context[CARRY] = {"carry": answer.carry, "open": answer.view is not None}
             if answer.view is None:
                 await ack(response_action="clear")
             else:
                 await ack(response_action="update", view=answer.view)
+            if then is not None:
+                ctx.carry = answer.carry
+                modal_open = answer.view is not None
+                self._start(self._run(ctx, then, None, callback_id, modal_open=modal_open), ctx)
 
-        lazy = [self._after(Kind.VIEW, callback_id, then)] if then else []
-        self._app.view(callback_id)(ack=_marked(ack_view), lazy=lazy)
+        self._app.view(callback_id)(_marked(ack_view))
 
     def event(self, event_type: str, who: Who, then: Step) -> None:
         self._declare(Kind.EVENT, event_type, who)
 
-        async def ack_event(ack: AsyncAck) -> None:
+        async def ack_event(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
-
-        async def after_event(body: dict[str, Any]) -> None:
             try:
                 facts = parse_event(body)
             except PayloadError as exc:
                 log.warning("%s event dropped: %s", event_type, exc.message)  # no one to tell
                 return
-            await self._run(self._context(facts, who), then, who, event_type)
-
-        after_event.__name__ = f"after_{event_type}"
-        self._app.event(event_type)(ack=_marked(ack_event), lazy=[_marked(after_event)])
-
-    def _after(self, kind: Kind, control: str, step: Step, who: Who | None = None) -> Any:
-        """The after-ack step, inside the boundary (Bolt never sees its errors)."""
-
-        async def after_ack(body: dict[str, Any], context: AsyncBoltContext) -> None:
-            try:
-                facts = parse_facts(kind, body)
-            except PayloadError as exc:
-                await _tell_what_we_can(self._services, body, render_notice(exc.message, exc.hint))
-                return
             ctx = self._context(facts, who)
-            carried = context.get(CARRY) or {}
-            ctx.carry = carried.get("carry")
-            await self._run(ctx, step, who, control, modal_open=bool(carried.get("open")))
+            self._start(self._run(ctx, then, who, event_type), ctx)
 
-        after_ack.__name__ = f"after_{control}".replace(".", "_").replace("/", "")
-        return _marked(after_ack)
+        self._app.event(event_type)(_marked(ack_event))
+
+    async def _after_action(
+        self, action_id: str, step: Step, who: Who, body: dict[str, Any]
+    ) -> None:
+        """A button's step, once acked: its payload is read here, so a broken one is answered."""
+        try:
+            facts = parse_facts(Kind.ACTION, body)
+        except PayloadError as exc:
+            await _tell_what_we_can(self._services, body, render_notice(exc.message, exc.hint))
+            return
+        await self._run(self._context(facts, who), step, who, action_id)
 
     async def _run(
         self, ctx: Context, step: Step, who: Who | None, where: str, *, modal_open: bool = False

@@ -86,7 +86,7 @@ class LineFailed(Exception):
 
 
 # How long a click may go unanswered before the console says nothing happened, when it can see
-# that no job is running: lazy listeners answer after the ack, behind the channel's pacing.
+# that no job is running: after-ack steps answer after the ack, behind the channel's pacing.
 REPLY_GRACE = 5.0
 # Calls that only read (who is in a group, a permalink): the bot is still working out its answer.
 _READS = frozenset(
