@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -420,36 +423,42 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
 async def serve_socket_mode(services: Services, app_token: str) -> None:
     """`serve --socket-mode` once the services are up: connect out to Slack (SLACK_API_URL's
     apps.connections.open, then its WebSocket) and run jobs in this process until cancelled or
-    sent SIGTERM; then the socket is closed first, so the caller's `services.aclose()` finishes
-    what was acknowledged. The tests run it against the stand-in in bot/workspace/socket_mode.py."""
-    import signal
-
+    sent SIGTERM. On SIGTERM the socket is closed at once and running jobs are finished; the
+    caller's `services.aclose()` then finishes what was acknowledged. The tests run it against
+    the stand-in in bot/workspace/socket_mode.py."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import create_bolt_app
-    from bot.jobs import run_worker, stop_worker
+    from bot.jobs import run_worker
 
     handler = AsyncSocketModeHandler(create_bolt_app(services), app_token)
+
+    async def close_on_stop() -> None:
+        await stop.wait()
+        err.print("SIGTERM: closing the Socket Mode connection; finishing what was started.")
+        await handler.close_async()
+
+    with _stop_on_sigterm() as stop:
+        closing = asyncio.create_task(close_on_stop())
+        try:
+            await handler.connect_async()
+            err.print("Connected to Slack over Socket Mode; running jobs in this process.")
+            await run_worker(services, stop)
+        finally:
+            closing.cancel()
+            await handler.close_async()
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[asyncio.Event]:
+    """An event set by SIGTERM (how a platform stops a process), for as long as the block runs."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    worker: asyncio.Task[None] | None = None
     try:
-        await handler.connect_async()
-        err.print("Connected to Slack over Socket Mode; running jobs in this process.")
-        worker = asyncio.create_task(run_worker(services))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if worker.done():
-            worker.result()  # raises what stopped it
-        else:
-            err.print("SIGTERM: closing the Socket Mode connection; finishing acknowledged work.")
+        yield stop
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-        await handler.close_async()
-        if worker is not None and not worker.done():
-            await stop_worker(worker)
 
 
 @app.command("worker")
@@ -471,7 +480,8 @@ async def _work(current: Settings) -> None:
 
             serve_worker_metrics(current.metrics_port)
         err.print(f"Worker consuming jobs from {services.redis.description}.")
-        await run_worker(services)
+        with _stop_on_sigterm() as stop:
+            await run_worker(services, stop)
     finally:
         await services.aclose()
 

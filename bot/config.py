@@ -130,8 +130,8 @@ EXPECTED: dict[str, str] = {
     "APPROVAL_PROTECTED_MAILBOXES": "comma-separated email addresses never acted on",
     "LOG_FORMAT": "'text' (the default) or 'json' (one JSON object a line, with the ids)",
     "METRICS_PORT": "the port `hunt-bot worker` serves /metrics on (1-65535; unset: none)",
-    "SHUTDOWN_GRACE_SECONDS": "seconds a stopping process waits for requests it has "
-    "acknowledged to finish (0-600)",
+    "SHUTDOWN_GRACE_SECONDS": "seconds a stopping process waits for what it started "
+    "(acknowledged requests, running jobs) to finish (0-600)",
 }
 
 # A comma-separated list in the environment, e.g. HUNT_ALLOWED_CHANNELS=C0SOC,C0IR.
@@ -216,8 +216,8 @@ class Settings(BaseSettings):
     # (`hunt-bot serve` answers /metrics on its HTTP port).
     log_format: Literal["text", "json"] = "text"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    # Work started after an ack that a stopping process waits for (bot/in_flight.py); below the
-    # platforms' 30 s before SIGKILL.
+    # How long a stopping process waits for after-ack work and running jobs (bot/in_flight.py);
+    # below the platforms' 30 s before SIGKILL.
     shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)
 
     @field_validator("approval_approver_users", "approval_approver_usergroups", mode="before")

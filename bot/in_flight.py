@@ -1,45 +1,65 @@
-"""Work a Slack request started once it was acknowledged, and waiting for it at shutdown.
+"""Work a stopping process waits for: what a Slack request started once it was acknowledged,
+and the jobs a worker is running.
 
 Slack never sends an acknowledged request again, so a press or a mention whose work is cut off
-by a deploy is lost without a word to the person. A stopping process therefore waits for that
-work, within a bound (SHUTDOWN_GRACE_SECONDS) that keeps it inside the platform's own grace
-before SIGKILL (30 s on Heroku and Kubernetes by default).
+by a deploy is lost without a word to the person; a job cut off waits minutes to be taken over.
+A stopping process therefore waits for that work, within a bound (SHUTDOWN_GRACE_SECONDS) that
+keeps it inside the platform's own grace before SIGKILL (30 s on Heroku and Kubernetes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-class InFlight:
-    """The tasks running after an ack, each with what it is for (for the shutdown log)."""
+@dataclass(frozen=True)
+class _Held:
+    what: str  # for the log
+    handover: Callable[[], Awaitable[None]] | None  # queues it again, once it is cancelled
 
-    def __init__(self) -> None:
+
+class InFlight:
+    """Running tasks, each with what it is for (for the shutdown log)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # what the tasks are, for the log: "acknowledged request(s)"
         # Held until done: the event loop keeps only a weak reference to a task.
-        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._tasks: dict[asyncio.Task[Any], _Held] = {}
 
     def __len__(self) -> int:
         return len(self._tasks)
 
     def start(self, step: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.get_running_loop().create_task(step)
-        self._tasks[task] = what
+        self._hold(asyncio.get_running_loop().create_task(step), _Held(what, None))
+
+    def adopt(self, what: str, handover: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Hold the task this runs in (a job, whose task taskiq made). If a stop cancels it,
+        `handover` queues it again for another worker: taskiq acknowledges a cancelled job as
+        done, so its own message will not come back."""
+        task = asyncio.current_task()
+        assert task is not None, "adopt() runs inside a task"
+        self._hold(task, _Held(what, handover))
+
+    def _hold(self, task: asyncio.Task[Any], held: _Held) -> None:
+        self._tasks[task] = held
         task.add_done_callback(self._forget)
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
+    def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.pop(task, None)
 
     async def drain(self, within: float) -> list[str]:
         """Wait up to `within` seconds for every task, including any started meanwhile; cancel
-        what is left and return what those were for."""
+        what is left, hand over what can be, and return what those were for."""
         if not self._tasks:
             return []
-        log.info("waiting up to %g s for %d acknowledged request(s)", within, len(self._tasks))
+        if within > 0:
+            log.info("waiting up to %g s for %d %s", within, len(self._tasks), self.name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while self._tasks and (left := deadline - loop.time()) > 0:
@@ -48,4 +68,10 @@ class InFlight:
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
-        return list(unfinished.values())
+        for held in unfinished.values():
+            if held.handover is not None:
+                try:
+                    await held.handover()
+                except Exception:
+                    log.exception("could not queue %s again", held.what)
+        return [held.what for held in unfinished.values()]

@@ -10,11 +10,12 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq.acks import AcknowledgeType
-from taskiq.api import run_receiver_task
+from taskiq.receiver import Receiver
 
 from bot import metrics
 from bot.backoff import Backoff
@@ -44,6 +45,7 @@ def register_jobs(services: Services) -> None:
     s = services
 
     async def run_hunt(request_id: str) -> None:
+        s.running_jobs.adopt(f"run_hunt {request_id}", lambda: s.queue.enqueue_hunt(request_id))
         with ids_bound(hunt=request_id):
             started = time.monotonic()
             outcome = await _run_hunt(request_id)
@@ -74,6 +76,10 @@ def register_jobs(services: Services) -> None:
         return "completed" if ended == POSTING else "cancelled"
 
     async def export_csv(result_id: str, user_id: str) -> None:
+        s.running_jobs.adopt(
+            f"export_csv {result_id} for {user_id}",
+            lambda: s.queue.enqueue_export(result_id, user_id),
+        )
         try:
             await hunts.export_csv(s, result_id, user_id)
         except Exception:
@@ -81,6 +87,8 @@ def register_jobs(services: Services) -> None:
             await _report_crash(s, "export_csv", meta.channel, user_id, None)
 
     async def execute_approval(approval_id: str) -> None:
+        # Its run is resumed by housekeeping once the lease lapses, as after a crash.
+        s.running_jobs.adopt(f"execute_approval {approval_id}")
         with ids_bound(approval=approval_id):
             started = time.monotonic()
             await _execute_approval(approval_id)
@@ -145,16 +153,49 @@ async def _redis_answers(services: Services, job: str) -> bool:
     return False
 
 
-async def run_worker(services: Services) -> None:
-    """Consume jobs in this process until cancelled, and keep approvals and schedules moving."""
+async def run_worker(services: Services, stop: asyncio.Event | None = None) -> None:
+    """Consume jobs in this process, and keep approvals and schedules moving, until cancelled
+    or until `stop` is set (SIGTERM). Once it is set, no job is taken and those running are
+    waited for, SHUTDOWN_GRACE_SECONDS at most; what is still running then is cancelled and
+    queued again, so another worker runs it (a hunt or an export runs again from where its
+    stored state says; an approval's run is resumed by housekeeping once its lease lapses)."""
+    stop = stop or asyncio.Event()
     await record_capabilities(services)
     keeping = asyncio.create_task(_housekeeping(services))
     try:
-        await run_receiver_task(
-            services.queue.broker, ack_time=AcknowledgeType.WHEN_SAVED, max_async_tasks=20
-        )
+        await _receive(services, stop)
     finally:
         keeping.cancel()
+    left = await services.running_jobs.drain(0)  # the grace was spent in the receiver
+    if left:
+        log.warning(
+            "stopped with %d job(s) still running after %g s (SHUTDOWN_GRACE_SECONDS), queued "
+            "again for another worker: %s",
+            len(left),
+            services.settings.shutdown_grace_seconds,
+            "; ".join(left),
+        )
+
+
+async def _receive(services: Services, stop: asyncio.Event) -> None:
+    """taskiq's receiver until `stop`, started again if it fails (as taskiq's own
+    run_receiver_task does, which has no way to stop it but cancelling every job at once)."""
+    broker = services.queue.broker
+    broker.is_worker_process = True
+    with ThreadPoolExecutor() as executor:  # for sync jobs; ours are all async
+        while not stop.is_set():
+            receiver = Receiver(
+                broker=broker,
+                executor=executor,
+                run_startup=False,
+                max_async_tasks=20,
+                ack_type=AcknowledgeType.WHEN_SAVED,
+                wait_tasks_timeout=services.settings.shutdown_grace_seconds,
+            )
+            try:
+                await receiver.listen(stop)
+            except Exception as exc:
+                log.warning("the job receiver failed (%s); starting it again", exc, exc_info=True)
 
 
 async def _housekeeping(services: Services) -> None:

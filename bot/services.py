@@ -58,7 +58,9 @@ class Services:
     clock: ScheduleClock  # the time schedules run by (the console's `wait` moves a lab's)
     bot_user_id: str = ""
     # What acknowledged requests are still doing; waited for before anything here is closed.
-    after_ack: InFlight = field(default_factory=InFlight)
+    after_ack: InFlight = field(default_factory=lambda: InFlight("acknowledged request(s)"))
+    # The jobs this process is running (a worker's), waited for when it is told to stop.
+    running_jobs: InFlight = field(default_factory=lambda: InFlight("running job(s)"))
     _backend: HuntingBackend | None = None
     _backend_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _remediation: RemediationBackend | None = None

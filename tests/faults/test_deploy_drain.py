@@ -24,13 +24,18 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 
+from bot.app import serve_in_process
+from bot.config import Settings
+from bot.queue import jobs_pending
 from bot.workspace.calls import method_is
 from bot.workspace.platform import SlackPlatform
 from bot.workspace.slack_requests import SignedSender
 from bot.workspace.socket_mode import SocketModeStandIn
 from bot.workspace.webapi import WebApiStandIn
-from tests.slack.conftest import SIGNING_SECRET, TOKEN
+from tests.faults.test_outage_redis import Worker, worker
+from tests.slack.conftest import SIGNING_SECRET, TOKEN, Harness
 from tests.socket_mode.conftest import APP_TOKEN
 
 HUNT_BOT = Path(sys.executable).parent / "hunt-bot"
@@ -181,3 +186,82 @@ async def test_past_the_grace_serve_exits_and_logs_whose_request_it_dropped(
     assert alice is not None
     assert "stopped 1 acknowledged request(s) unfinished after 1 s" in serve.said(), serve.said()
     assert f"app_mention by {alice.id}" in serve.said(), serve.said()
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def web_and_worker(
+    redis_url: str, lab: Path, tmp_path: Path, **worker_env: str
+) -> AsyncIterator[tuple[Harness, Worker, aioredis.Redis]]:
+    """The web side in this process; one real `hunt-bot worker` process runs the jobs."""
+    redis.Redis.from_url(redis_url).flushdb()
+    async with WebApiStandIn(token=TOKEN).running() as slack:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token=TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            redis_url=redis_url,
+            hunt_backend="lab",
+            lab_db=lab,
+        )
+        queue = aioredis.Redis.from_url(redis_url)
+        async with serve_in_process(settings, with_worker=False) as url:
+            sender = SignedSender(url, SIGNING_SECRET)
+            try:
+                with worker(settings, slack.api_url, tmp_path, **worker_env) as hunt_bot:
+                    yield Harness(slack, sender, settings), hunt_bot, queue
+            finally:
+                await sender.aclose()
+                await queue.aclose()
+
+
+async def hunt_waiting_on_slack(harness: Harness, *, retry_after: int) -> int:
+    """/hunt zap-misses, whose results post Slack refuses once (429, Retry-After); returns
+    where the calls after that refusal start."""
+    harness.slack.rate_limit_next("chat.postMessage", retry_after=retry_after)
+    before = len(harness.calls)
+    answer = await harness.slash("zap-misses")
+    assert "Running" in answer.text, answer.text
+    refused = await harness.wait("chat.postMessage", after=before, timeout=30)
+    assert refused.status == 429
+    return harness.calls.index(refused) + 1
+
+
+async def test_sigterm_lets_a_worker_post_the_hunt_it_is_running(redis_url, lab_copy, tmp_path):
+    async with web_and_worker(redis_url, lab_copy, tmp_path) as (harness, hunt_bot, queue):
+        cursor = await hunt_waiting_on_slack(harness, retry_after=2)
+
+        hunt_bot.process.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        posted = await harness.wait("chat.postMessage", after=cursor, timeout=30)
+        assert posted.ok and "ZAP failed to remove" in str(posted.args["blocks"]), posted
+        assert posted.at > stopped_at
+        assert await asyncio.to_thread(hunt_bot.process.wait, 30) == 0
+        assert not await jobs_pending(queue)  # done and acknowledged: no one runs it again
+
+    said = "\n".join(hunt_bot.lines())
+    assert "still running" not in said and "Traceback" not in said, said
+
+
+async def test_past_the_grace_a_worker_exits_and_leaves_the_hunt_for_another(
+    redis_url, lab_copy, tmp_path
+):
+    async with web_and_worker(redis_url, lab_copy, tmp_path, SHUTDOWN_GRACE_SECONDS="1") as (
+        harness,
+        hunt_bot,
+        queue,
+    ):
+        await hunt_waiting_on_slack(harness, retry_after=60)
+
+        hunt_bot.process.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        assert await asyncio.to_thread(hunt_bot.process.wait, 30) == 0
+        assert time.monotonic() - stopped_at < 10
+        assert await jobs_pending(queue)  # unacknowledged: another worker takes it over
+
+    said = "\n".join(hunt_bot.lines())
+    assert "stopped with 1 job(s) still running after 1 s" in said, said
+    assert "run_hunt " in said, said
