@@ -27,13 +27,13 @@ import redis
 import redis.asyncio as aioredis
 
 from bot.app import serve_in_process
-from bot.config import Settings
 from bot.queue import jobs_pending
 from bot.workspace.calls import method_is
 from bot.workspace.platform import SlackPlatform
 from bot.workspace.slack_requests import SignedSender
 from bot.workspace.socket_mode import SocketModeStandIn
 from bot.workspace.webapi import WebApiStandIn
+from tests.faults.settings import lab_bot_settings
 from tests.faults.test_outage_redis import Worker, worker
 from tests.slack.conftest import SIGNING_SECRET, TOKEN, Harness
 from tests.socket_mode.conftest import APP_TOKEN
@@ -198,15 +198,7 @@ async def web_and_worker(
     """The web side in this process; one real `hunt-bot worker` process runs the jobs."""
     redis.Redis.from_url(redis_url).flushdb()
     async with WebApiStandIn(token=TOKEN).running() as slack:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=slack.api_url,
-            redis_url=redis_url,
-            hunt_backend="lab",
-            lab_db=lab,
-        )
+        settings = lab_bot_settings(redis_url, lab, slack.api_url, TOKEN, SIGNING_SECRET)
         queue = aioredis.Redis.from_url(redis_url)
         async with serve_in_process(settings, with_worker=False) as url:
             sender = SignedSender(url, SIGNING_SECRET)

@@ -30,6 +30,7 @@ from bot.workspace.platform import SlackPlatform
 from bot.workspace.session import ConsoleSession
 from bot.workspace.slack_requests import SignedSender
 from bot.workspace.webapi import WebApiStandIn
+from tests.faults.settings import lab_bot_settings
 
 TOKEN = "xoxb-lab-workers"
 SIGNING_SECRET = "lab-workers-signing-secret"
@@ -133,14 +134,12 @@ async def test_three_workers_share_the_lab_running_hunts_and_approvals_together(
             slack.workspace.channels[channel] = Channel(
                 channel, channel.lower(), ["U0ALICE", "U0BOB", "U0CAROL", BOT_USER_ID]
             )
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=slack.api_url,
-            redis_url=redis_url,
-            hunt_backend="lab",
-            lab_db=lab,
+        settings = lab_bot_settings(
+            redis_url,
+            lab,
+            slack.api_url,
+            TOKEN,
+            SIGNING_SECRET,
             approval_approver_usergroups=("S0APPROVERS",),
         )
         with workers(worker_env(settings, slack.api_url), tmp_path) as processes:

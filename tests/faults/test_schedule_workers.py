@@ -13,12 +13,12 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.config import Settings
 from bot.state.audit import AuditEvent, AuditLog
 from bot.state.clock import ScheduleClock
 from bot.state.schedules import ScheduleStore
 from bot.workspace.model import TEAM_ID
 from bot.workspace.webapi import WebApiStandIn
+from tests.faults.settings import lab_bot_settings
 from tests.faults.test_lab_workers import SIGNING_SECRET, TOKEN, worker_env, workers
 
 HUNTS = ("zap-misses", "spam-emails", "phish-link-clicks")
@@ -58,15 +58,7 @@ async def test_two_workers_run_each_tick_once_and_catch_up_once(
         for hunt in HUNTS
     ]
     async with WebApiStandIn(token=TOKEN).running() as slack:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=slack.api_url,
-            redis_url=redis_url,
-            hunt_backend="lab",
-            lab_db=lab,
-        )
+        settings = lab_bot_settings(redis_url, lab, slack.api_url, TOKEN, SIGNING_SECRET)
         with workers(worker_env(settings, slack.api_url), tmp_path, count=2) as processes:
 
             async def every_schedule_ran(times: int) -> bool:
