@@ -420,12 +420,14 @@ async def _serve(current: Settings, host: str, port: int, socket_mode: bool) -> 
         await services.aclose()
 
 
-async def serve_socket_mode(services: Services, app_token: str) -> None:
+async def serve_socket_mode(
+    services: Services, app_token: str, stop: asyncio.Event | None = None
+) -> None:
     """`serve --socket-mode` once the services are up: connect out to Slack (SLACK_API_URL's
     apps.connections.open, then its WebSocket) and run jobs in this process until cancelled or
-    sent SIGTERM. On SIGTERM the socket is closed at once and running jobs are finished; the
-    caller's `services.aclose()` then finishes what was acknowledged. The tests run it against
-    the stand-in in bot/workspace/socket_mode.py."""
+    told to stop (SIGTERM, or `stop` when given). Then the socket is closed at once and running
+    jobs are finished; the caller's `services.aclose()` then finishes what was acknowledged. The
+    tests run it against the stand-in in bot/workspace/socket_mode.py."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import create_bolt_app
@@ -433,13 +435,13 @@ async def serve_socket_mode(services: Services, app_token: str) -> None:
 
     handler = AsyncSocketModeHandler(create_bolt_app(services), app_token)
 
-    async def close_on_stop() -> None:
-        await stop.wait()
-        err.print("SIGTERM: closing the Socket Mode connection; finishing what was started.")
+    async def close_on(stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        err.print("Stopping: closing the Socket Mode connection; finishing what was started.")
         await handler.close_async()
 
-    with _stop_on_sigterm() as stop:
-        closing = asyncio.create_task(close_on_stop())
+    with _stop_on_sigterm(stop) as stop:
+        closing = asyncio.create_task(close_on(stop))
         try:
             await handler.connect_async()
             err.print("Connected to Slack over Socket Mode; running jobs in this process.")
@@ -450,10 +452,11 @@ async def serve_socket_mode(services: Services, app_token: str) -> None:
 
 
 @contextmanager
-def _stop_on_sigterm() -> Iterator[asyncio.Event]:
-    """An event set by SIGTERM (how a platform stops a process), for as long as the block runs."""
+def _stop_on_sigterm(stop: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+    """`stop` (a new event if None), also set by SIGTERM (how a platform stops a process) for as
+    long as the block runs."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
         yield stop

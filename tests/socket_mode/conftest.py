@@ -31,6 +31,7 @@ from tests.slack.conftest import TOKEN
 
 APP_TOKEN = "xapp-1-A0HUNTBOT-1-socketmode"
 STOP_SECONDS = 3.0  # the bot stops in milliseconds when nothing sticks
+GRACE_SECONDS = 2.0  # SHUTDOWN_GRACE_SECONDS here: what a test left running is not waited on long
 
 
 @dataclass
@@ -76,6 +77,7 @@ def socket_settings(redis_url: str, lab_file: Path, tmp_path: Path) -> Settings:
         hunt_backend="lab",
         lab_db=lab,
         approval_approver_usergroups=("S0APPROVERS",),
+        shutdown_grace_seconds=GRACE_SECONDS,
     )
 
 
@@ -91,8 +93,9 @@ async def socket_bot(socket_settings: Settings) -> AsyncIterator[SocketBot]:
         services = await start_services(current)
         stack.push_async_callback(services.aclose)
         await learn_bot_user(services)
-        task = asyncio.create_task(serve_socket_mode(services, APP_TOKEN))
-        stack.push_async_callback(_stop, task)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve_socket_mode(services, APP_TOKEN, stop))
+        stack.push_async_callback(_stop, task, stop)
         await _connected(socket, task)
         queue = aioredis.Redis.from_url(str(current.redis_url.get_secret_value()))
         stack.push_async_callback(queue.aclose)
@@ -112,10 +115,16 @@ async def _connected(socket: SocketModeStandIn, task: asyncio.Task[None]) -> Non
     waiting.result()
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    """Cancel the bot. Now and then the worker's queue receiver (taskiq's prefetcher, waiting
-    shielded on its read of the broker's stream) takes the cancellation without ending: then
-    the tasks that did so are cancelled once more, with a warning, rather than the test hanging."""
+async def _stop(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Stop the bot as SIGTERM does (it finishes what it started), else cancel it. Now and then
+    the worker's queue receiver (taskiq's prefetcher, waiting shielded on its read of the
+    broker's stream) takes a cancellation without ending: then the tasks that did so are
+    cancelled once more, with a warning, rather than the test hanging."""
+    stop.set()
+    await asyncio.wait({task}, timeout=STOP_SECONDS + GRACE_SECONDS)
+    if task.done():
+        task.result()  # raises what went wrong while stopping
+        return
     task.cancel()
     await asyncio.wait({task}, timeout=STOP_SECONDS)
     if not task.done():
