@@ -1,5 +1,6 @@
-"""SIGKILL a real `hunt-bot worker` in the middle of an approved run: every target is acted on
-exactly once at Microsoft, none is lost, and another worker finishes the run within a minute.
+"""SIGKILL a real `hunt-bot worker` in the middle of an approved run (or SIGTERM it with no
+grace, so the run is cancelled mid-request): every target is acted on exactly once at Microsoft,
+none is lost, and another worker finishes the run within a minute.
 
 Two `hunt-bot worker` processes share the session's Redis and the Microsoft stand-in (HTTPS,
 Entra + Defender for Endpoint). Each trial asks for an antivirus scan of `DEVICES` devices,
@@ -178,10 +179,14 @@ def scan_of(machines: list[str]) -> ApprovalSpec:
     )
 
 
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 @pytest.mark.parametrize("point", POINTS)
 async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
-    point: str, redis, redis_url: str, tmp_path: Path
+    point: str, how: str, redis, redis_url: str, tmp_path: Path
 ):
+    """SIGKILL: the worker dies on the spot. SIGTERM with SHUTDOWN_GRACE_SECONDS=0: a deploy
+    that cannot wait, so the run is cancelled mid-request (Defender holds its answer a second)
+    and left, as after a crash, for housekeeping to resume."""
     policy = ApprovalPolicy.from_settings(make_settings(), Groups())
     store = ApprovalStore(redis, policy, clock=time.time)
     cards = CardLocations(redis)
@@ -200,7 +205,7 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
         assert pid is not None
         trial.killed_pid = pid
         trial.killed_at = time.monotonic()
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, getattr(signal, how))
 
     def on_post(machine_id: str, phase: str) -> bool:
         """In the stand-in's thread: count what Defender was asked, and kill when told to."""
@@ -220,6 +225,8 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
                 and trial.seen.index(machine_id) + 1 == nth
             ):
                 kill_executor()
+                if how == "SIGTERM":
+                    time.sleep(1.0)  # the request is still waiting when the worker stops
                 return phase == "received"  # before submit: Defender never acts on it
             return False
 
@@ -231,6 +238,7 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
         async with WebApiStandIn(token=TOKEN).running() as slack:
             client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
             env = worker_env(redis_url, microsoft, slack.api_url)
+            env["SHUTDOWN_GRACE_SECONDS"] = "0"
             with two_workers(env, tmp_path) as workers:
                 for number in range(1, TRIALS + 1):
                     machines = [uuid.uuid4().hex for _ in range(DEVICES)]
@@ -280,6 +288,11 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
                     figures[-1]["card_says_resumed"] = await _card_says(
                         slack, str(posted["ts"]), "Resumed by another worker"
                     )
+                    stopped = workers.running.get(trial.killed_pid or 0)
+                    if stopped is not None:
+                        figures[-1]["exit"] = await asyncio.to_thread(stopped.process.wait, 30)
+                        said = stopped.log.read_text(errors="replace")
+                        figures[-1]["says_run_cut_off"] = f"execute_approval {approval_id}" in said
                     await asyncio.to_thread(workers.replace_dead)
     executors.close()
 
@@ -288,7 +301,7 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
     lost = sum(int(str(f["lost"])) for f in figures)
     spread = f"min {min(takeovers):.1f} max {max(takeovers):.1f}" if takeovers else "none"
     print(
-        f"\n{point}: {len(figures)} trials, {DEVICES} devices each, lease {LEASE} s, grace "
+        f"\n{point}, {how}: {len(figures)} trials, {DEVICES} devices each, lease {LEASE} s, grace "
         f"{GRACE} s; duplicates {duplicates}, lost {lost}, takeover seconds {spread}"
     )
     for f in figures:
@@ -301,6 +314,8 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
         assert f["claims"] >= 2, f
         assert f["card_says_resumed"], f
         assert f["takeover"] is not None and f["takeover"] <= TAKEOVER_LIMIT, f
+        if how == "SIGTERM":  # stopped as it should, and said which run it left
+            assert f["exit"] == 0 and f["says_run_cut_off"], f
 
 
 async def _kill_after_outcomes(store: ApprovalStore, approval_id: str, nth: int, kill) -> None:
