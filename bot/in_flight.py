@@ -4,7 +4,9 @@ and the jobs a worker is running.
 Slack never sends an acknowledged request again, so a press or a mention whose work is cut off
 by a deploy is lost without a word to the person; a job cut off waits minutes to be taken over.
 A stopping process therefore waits for that work, within a bound (SHUTDOWN_GRACE_SECONDS) that
-keeps it inside the platform's own grace before SIGKILL (30 s on Heroku and Kubernetes).
+keeps it inside the platform's own grace before SIGKILL (30 s on Heroku and Kubernetes). What is
+still running then is cancelled, and its `on_cut_off` runs: a request tells its person, a job
+queues itself again.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# How long each `on_cut_off` may take: the platform's SIGKILL is coming.
+CUT_OFF_SECONDS = 3.0
+
+CutOff = Callable[[], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class _Held:
     what: str  # for the log
-    handover: Callable[[], Awaitable[None]] | None  # queues it again, once it is cancelled
+    on_cut_off: CutOff | None  # run once the task is cancelled
 
 
 class InFlight:
@@ -35,16 +43,18 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def start(self, step: Coroutine[Any, Any, None], what: str) -> None:
-        self._hold(asyncio.get_running_loop().create_task(step), _Held(what, None))
+    def start(
+        self, step: Coroutine[Any, Any, None], what: str, on_cut_off: CutOff | None = None
+    ) -> None:
+        self._hold(asyncio.get_running_loop().create_task(step), _Held(what, on_cut_off))
 
-    def adopt(self, what: str, handover: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Hold the task this runs in (a job, whose task taskiq made). If a stop cancels it,
-        `handover` queues it again for another worker: taskiq acknowledges a cancelled job as
-        done, so its own message will not come back."""
+    def adopt(self, what: str, on_cut_off: CutOff | None = None) -> None:
+        """Hold the task this runs in (a job, whose task taskiq made). For a job `on_cut_off`
+        queues it again: taskiq acknowledges a cancelled job as done, so its own message will
+        not come back."""
         task = asyncio.current_task()
         assert task is not None, "adopt() runs inside a task"
-        self._hold(task, _Held(what, handover))
+        self._hold(task, _Held(what, on_cut_off))
 
     def _hold(self, task: asyncio.Task[Any], held: _Held) -> None:
         self._tasks[task] = held
@@ -55,7 +65,7 @@ class InFlight:
 
     async def drain(self, within: float) -> list[str]:
         """Wait up to `within` seconds for every task, including any started meanwhile; cancel
-        what is left, hand over what can be, and return what those were for."""
+        what is left, run each one's `on_cut_off`, and return what those were for."""
         if not self._tasks:
             return []
         if within > 0:
@@ -69,9 +79,10 @@ class InFlight:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
         for held in unfinished.values():
-            if held.handover is not None:
+            if held.on_cut_off is not None:
                 try:
-                    await held.handover()
+                    async with asyncio.timeout(CUT_OFF_SECONDS):
+                        await held.on_cut_off()
                 except Exception:
-                    log.exception("could not queue %s again", held.what)
+                    log.exception("%s: cut off, and what follows that failed", held.what)
         return [held.what for held in unfinished.values()]

@@ -45,7 +45,9 @@ def register_jobs(services: Services) -> None:
     s = services
 
     async def run_hunt(request_id: str) -> None:
-        s.running_jobs.adopt(f"run_hunt {request_id}", lambda: s.queue.enqueue_hunt(request_id))
+        s.running_jobs.adopt(
+            f"run_hunt {request_id}", on_cut_off=lambda: s.queue.enqueue_hunt(request_id)
+        )
         with ids_bound(hunt=request_id):
             started = time.monotonic()
             outcome = await _run_hunt(request_id)
@@ -78,7 +80,7 @@ def register_jobs(services: Services) -> None:
     async def export_csv(result_id: str, user_id: str) -> None:
         s.running_jobs.adopt(
             f"export_csv {result_id} for {user_id}",
-            lambda: s.queue.enqueue_export(result_id, user_id),
+            on_cut_off=lambda: s.queue.enqueue_export(result_id, user_id),
         )
         try:
             await hunts.export_csv(s, result_id, user_id)

@@ -34,6 +34,12 @@ ACK_DEADLINE = 2.5
 
 log = logging.getLogger(__name__)
 
+# Said when a stopping process (a deploy) cuts off what a request started after its ack.
+CUT_OFF_NOTICE = render_notice(
+    "hunt-bot restarted before it finished what you asked, so it may be only partly done.",
+    "Check the thread, then try again if it is still needed.",
+)
+
 # Set on every function the boundary hands to Bolt, so a test can prove none goes around it.
 BOUNDARY_MARK = "__hunt_bot_boundary__"
 
@@ -312,14 +318,16 @@ class Listeners:
 
         self._app.command(name)(_marked(ack_command))
 
-    def _start(self, step: Coroutine[Any, Any, None], what: Context | str) -> None:
-        """Run `step` once the ack has gone; a stopping process waits for it (bot/in_flight.py).
-        A task of our own rather than a Bolt lazy listener: Bolt deep-copies the whole request
-        for one (a tenth of every /hunt ack's CPU, benchmarks/README.md) and keeps no hold on
-        its task, so nothing could wait for it."""
-        if isinstance(what, Context):
-            what = f"{what.facts.control} by {what.facts.user}"
-        self._services.after_ack.start(step, what)
+    def _start(self, step: Coroutine[Any, Any, None], ctx: Context) -> None:
+        """Run `step` once the ack has gone; a stopping process waits for it and, if it must cut
+        it off, tells the person (bot/in_flight.py). A task of our own rather than a Bolt lazy
+        listener: Bolt deep-copies the whole request for one (a tenth of every /hunt ack's CPU,
+        benchmarks/README.md) and keeps no hold on its task, so nothing could wait for it."""
+        self._services.after_ack.start(
+            step,
+            f"{ctx.facts.control} by {ctx.facts.user}",
+            on_cut_off=lambda: ctx.tell(CUT_OFF_NOTICE),
+        )
 
     def action(self, action_id: str, who: Who, then: Step) -> None:
         """A button: acked at once; who pressed it is checked, then `then` runs."""
@@ -329,7 +337,11 @@ class Listeners:
             await ack()
             person = body.get("user")
             user = person.get("id") if isinstance(person, dict) else None
-            self._start(self._after_action(action_id, then, who, body), f"{action_id} by {user}")
+            self._services.after_ack.start(
+                self._after_action(action_id, then, who, body),
+                f"{action_id} by {user}",
+                on_cut_off=lambda: _tell_what_we_can(self._services, body, CUT_OFF_NOTICE),
+            )
 
         self._app.action(action_id)(_marked(ack_action))
 

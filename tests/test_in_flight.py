@@ -30,7 +30,7 @@ async def test_past_the_bound_tasks_are_cancelled_then_handed_over():
     events: list[str] = []
 
     async def job() -> None:
-        work.adopt("run_hunt h1", handover=requeue)
+        work.adopt("run_hunt h1", on_cut_off=requeue)
         try:
             await asyncio.sleep(60)
         finally:
@@ -40,7 +40,7 @@ async def test_past_the_bound_tasks_are_cancelled_then_handed_over():
         events.append("queued again")
 
     async def quick() -> None:
-        work.adopt("run_hunt h2", handover=requeue)
+        work.adopt("run_hunt h2", on_cut_off=requeue)
 
     long_job = asyncio.create_task(job())
     quick_job = asyncio.create_task(quick())

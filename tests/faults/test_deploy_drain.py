@@ -171,19 +171,25 @@ async def test_sigterm_waits_for_an_acknowledged_mention_to_be_answered(
     assert "unfinished" not in serve.said(), serve.said()
 
 
-async def test_past_the_grace_serve_exits_and_logs_whose_request_it_dropped(
-    redis_url, lab_copy, tmp_path
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_past_the_grace_serve_exits_tells_the_person_and_logs_whose_request_it_was(
+    mode, redis_url, lab_copy, tmp_path
 ):
-    async with serving("http", redis_url, lab_copy, tmp_path, SHUTDOWN_GRACE_SECONDS="1") as serve:
-        await mention_help(serve, retry_after=60)
+    grace = {"SHUTDOWN_GRACE_SECONDS": "1"}
+    async with serving(mode, redis_url, lab_copy, tmp_path, **grace) as serve:
+        cursor = await mention_help(serve, retry_after=60)
 
         serve.process.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         assert await asyncio.wait_for(serve.process.wait(), timeout=30) in STOPPED
         assert time.monotonic() - stopped_at < 10  # a deploy is not held up by Retry-After: 60
 
-    alice = serve.platform.workspace.user_by_name("alice")
+    slack = serve.platform.slack
+    alice = slack.workspace.user_by_name("alice")
     assert alice is not None
+    told = [c for c in slack.calls.since(cursor) if c.method == "chat.postEphemeral"]
+    assert [c.args["user"] for c in told] == [alice.id], told
+    assert told[0].ok and "restarted before it finished" in str(told[0].args["blocks"])
     assert "stopped 1 acknowledged request(s) unfinished after 1 s" in serve.said(), serve.said()
     assert f"app_mention by {alice.id}" in serve.said(), serve.said()
 
