@@ -6,6 +6,7 @@ Enqueueing is `bot.queue` (any process); this module is only for processes that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -184,6 +185,7 @@ async def _receive(services: Services, stop: asyncio.Event) -> None:
     run_receiver_task does, which has no way to stop it but cancelling every job at once)."""
     broker = services.queue.broker
     broker.is_worker_process = True
+    backoff = Backoff(first=0.5, cap=10.0)  # a receiver that keeps failing is not restarted hot
     with ThreadPoolExecutor() as executor:  # for sync jobs; ours are all async
         while not stop.is_set():
             receiver = Receiver(
@@ -197,7 +199,15 @@ async def _receive(services: Services, stop: asyncio.Event) -> None:
             try:
                 await receiver.listen(stop)
             except Exception as exc:
-                log.warning("the job receiver failed (%s); starting it again", exc, exc_info=True)
+                delay = backoff.next()
+                log.warning(
+                    "the job receiver failed (%s); starting it again in %.1f s",
+                    exc,
+                    delay,
+                    exc_info=True,
+                )
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(stop.wait(), delay)
 
 
 async def _housekeeping(services: Services) -> None:
