@@ -123,7 +123,8 @@ class Hunt(BaseModel):
     @model_validator(mode="after")
     def _parameters_match_query(self) -> Hunt:
         names = [p.name for p in self.parameters]
-        duplicates = {n for n in names if names.count(n) > 1}
+        every = [*names, *(a for p in self.parameters for a in p.aliases)]
+        duplicates = {n for n in every if every.count(n) > 1}
         if duplicates:
             raise ValueError(f"parameters: declared twice: {', '.join(sorted(duplicates))}")
         used = identifiers_in(self.query)
@@ -168,7 +169,8 @@ class Hunt(BaseModel):
         return None
 
     def param(self, name: str) -> Param | None:
-        return next((p for p in self.parameters if p.name == name), None)
+        """The parameter called `name`, or answering to it (its aliases)."""
+        return next((p for p in self.parameters if name == p.name or name in p.aliases), None)
 
     def render(self, arguments: Mapping[str, str]) -> RenderedHunt:
         """The query with every argument parsed by type and bound as a `let`; defaults fill in."""
@@ -213,7 +215,8 @@ class Hunt(BaseModel):
 
     def name_arguments(self, arguments: Mapping[str, str]) -> dict[str, str]:
         """A value given without `name=` belongs to the hunt's one required parameter (or its
-        only parameter); anywhere else it is ambiguous, and said so."""
+        only parameter); anywhere else it is ambiguous, and said so. An alias becomes the name."""
+        arguments = self._unalias(arguments)
         if BARE not in arguments:
             return dict(arguments)
         value = arguments[BARE]
@@ -228,6 +231,18 @@ class Hunt(BaseModel):
         if name in arguments:
             raise BadArgument(f"`{name}` is given twice; give it once.")
         return {**{k: v for k, v in arguments.items() if k != BARE}, name: value}
+
+    def _unalias(self, arguments: Mapping[str, str]) -> Mapping[str, str]:
+        if not any(p.aliases for p in self.parameters):
+            return arguments
+        named: dict[str, str] = {}
+        for given, value in arguments.items():
+            param = self.param(given) if given != BARE else None
+            name = param.name if param is not None else given
+            if name in named:
+                raise BadArgument(f"`{name}` is given twice; give it once.")
+            named[name] = value
+        return named
 
     def usage(self) -> str:
         parts = [self.name]

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,7 @@ class ParamType(StrEnum):
     DEVICE_ID = "device_id"
     SHA1 = "sha1"
     SHA256 = "sha256"
+    FILE_HASH = "file_hash"  # SHA-1 or SHA-256: what threat intelligence hands an analyst
     GUID = "guid"
 
 
@@ -56,6 +57,10 @@ EXPECTED: dict[ParamType, tuple[str, str]] = {
         "a SHA-256 hash (64 hex characters)",
         "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
     ),
+    ParamType.FILE_HASH: (
+        "a SHA-1 or SHA-256 hash (40 or 64 hex characters)",
+        "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+    ),
     ParamType.GUID: ("a GUID", "74be27de-1e4e-49d9-b579-fe0b331d3642"),
 }
 
@@ -79,6 +84,7 @@ _HEX = {
     ParamType.DEVICE_ID: re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}"),
     ParamType.SHA1: re.compile(r"[0-9a-fA-F]{40}"),
     ParamType.SHA256: re.compile(r"[0-9a-fA-F]{64}"),
+    ParamType.FILE_HASH: re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}"),
 }
 _NAME = r"^[a-z][a-z0-9_]{0,39}$"
 # KQL words a `let` cannot rebind (operators, keywords, type names): a parameter named `limit`
@@ -176,6 +182,9 @@ class Param(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME)
+    # Names it also answers to: a renamed parameter keeps working in saved schedules, pivots and
+    # people's habits.
+    aliases: tuple[Annotated[str, Field(pattern=_NAME)], ...] = ()
     type: ParamType
     description: str = Field(min_length=1, max_length=300)
     default: Any = None
@@ -185,8 +194,11 @@ class Param(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Param:
-        if self.name in RESERVED_NAMES:
-            raise ValueError(f"'{self.name}' is a KQL keyword; choose another parameter name")
+        for name in (self.name, *self.aliases):
+            if name in RESERVED_NAMES:
+                raise ValueError(f"'{name}' is a KQL keyword; choose another parameter name")
+        if self.name in self.aliases or len(set(self.aliases)) != len(self.aliases):
+            raise ValueError("'aliases' repeats a name")
         if self.type is ParamType.ENUM:
             if not self.values:
                 raise ValueError("an enum parameter needs 'values'")
@@ -350,6 +362,7 @@ _PARSERS: dict[ParamType, Callable[[str], Any]] = {
     ParamType.DEVICE_ID: _hex_parser(ParamType.DEVICE_ID),
     ParamType.SHA1: _hex_parser(ParamType.SHA1),
     ParamType.SHA256: _hex_parser(ParamType.SHA256),
+    ParamType.FILE_HASH: _hex_parser(ParamType.FILE_HASH),
     ParamType.GUID: _parse_guid,
 }
 
@@ -396,6 +409,7 @@ _RENDERERS: dict[ParamType, Callable[[Any], str]] = {
     ParamType.DEVICE_ID: kql_string,
     ParamType.SHA1: kql_string,
     ParamType.SHA256: kql_string,
+    ParamType.FILE_HASH: kql_string,
     ParamType.GUID: kql_string,
 }
 

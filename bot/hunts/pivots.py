@@ -58,13 +58,14 @@ def _problem(entries: dict[str, LoadedHunt], pivot: Pivot) -> tuple[str, str] | 
     if found is None:
         return "hunt", f"`{pivot.hunt}` is not a hunt in the catalog"
     target: Hunt = found.hunt
-    if target.param(pivot.parameter) is None:
+    param = target.param(pivot.parameter)
+    if param is None:
         names = ", ".join(p.name for p in target.parameters) or "none"
         return (
             "parameter",
             f"`{pivot.hunt}` has no parameter `{pivot.parameter}` (its parameters: {names})",
         )
-    others = [p.name for p in target.parameters if p.required and p.name != pivot.parameter]
+    others = [p.name for p in target.parameters if p.required and p is not param]
     if others:
         return (
             "hunt",

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BadArgument
+from bot.hunts.arguments import BARE
 from bot.hunts.catalog import load_hunt_file
 from bot.hunts.model import identifiers_in
 
@@ -66,3 +67,45 @@ def test_identifiers_ignore_strings_and_comments():
         "| where a == @'window' and b == w"
     )
     assert identifiers_in(kql) == {"T", "where", "Url", "a", "and", "b", "w"}
+
+
+WHERE_SEEN = """
+name: where-seen
+title: Where a file was seen
+description: By either hash.
+parameters:
+  - name: file_hash
+    aliases: [{alias}]
+    type: file_hash
+    description: The file's hash.
+  - name: lookback
+    type: timespan
+    default: 7d
+    description: How far back to look.
+query: |
+  DeviceFileEvents
+  | where Timestamp > ago(lookback) and (SHA1 == file_hash or SHA256 == file_hash)
+  | project Timestamp, DeviceName, SHA1
+columns: [Timestamp, DeviceName, SHA1]
+"""
+
+
+def where_seen(tmp_path: Path, alias: str):
+    path = tmp_path / "where-seen.yaml"
+    path.write_text(WHERE_SEEN.format(alias=alias))
+    return load_hunt_file(path)
+
+
+def test_a_renamed_parameter_still_answers_to_its_old_name(tmp_path):
+    hunt = where_seen(tmp_path, alias="sha1")
+    sha1 = "3395856ce81f2b7382dee72602f798b642f14140"
+    for arguments in ({"sha1": sha1}, {"file_hash": sha1}, {BARE: sha1}):
+        assert hunt.render(arguments).kql.startswith(f'let file_hash = "{sha1}";')
+    assert hunt.param("sha1") is hunt.param("file_hash")
+    with pytest.raises(BadArgument, match="`file_hash` is given twice"):
+        hunt.render({"sha1": sha1, "file_hash": sha1})
+
+
+def test_an_alias_may_not_take_another_parameters_name(tmp_path):
+    with pytest.raises(Exception, match="declared twice: lookback"):
+        where_seen(tmp_path, alias="lookback")

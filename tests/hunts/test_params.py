@@ -40,6 +40,12 @@ def round_trip(literal: str):
         ),
         ("guid", "74BE27DE-1E4E-49D9-B579-FE0B331D3642", "74be27de-1e4e-49d9-b579-fe0b331d3642"),
         ("device_id", "A" * 40, "a" * 40),
+        (
+            "file_hash",
+            "3395856CE81F2B7382DEE72602F798B642F14140",
+            "3395856ce81f2b7382dee72602f798b642f14140",
+        ),
+        ("file_hash", "AB" * 32, "ab" * 32),
     ],
 )
 def test_values_parse_by_type(type_, text, value):
@@ -59,6 +65,7 @@ def test_values_parse_by_type(type_, text, value):
         ("email", 'x"@y.com', "email address"),
         ("sha1", "abc", "40 hex"),
         ("sha256", "g" * 64, "64 hex"),
+        ("file_hash", "a" * 32, "SHA-1 or SHA-256"),  # an MD5: Defender acts on neither
         ("guid", "1234", "GUID"),
         ("device_id", "ws-042.contoso.local", "device id"),
         ("string", "", "empty"),

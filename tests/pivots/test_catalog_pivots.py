@@ -215,7 +215,7 @@ def test_the_builtins_pivot_between_each_other():
     assert ("SHA1", "where-file-seen") in pivots["device-timeline"]
     assert ("DeviceId", "device-timeline") in pivots["where-file-seen"]
     # Every follow-up's parameter takes the kind of value its column holds.
-    kinds = {"device_id": "DeviceId", "sha1": "SHA1", "email": "Address", "string": "Subject"}
+    kinds = {"device_id": "DeviceId", "file_hash": "SHA", "email": "Address", "string": "Subject"}
     for hunt in catalog:
         for p in hunt.pivots:
             param = catalog.get(p.hunt).param(p.parameter)

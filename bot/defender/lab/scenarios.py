@@ -184,14 +184,19 @@ PLANTED: tuple[PlantedCase, ...] = (
         args={"device_id": cast_device_id("ransomware_device")},
         found=frozenset(RANSOMWARE_COMMANDS), missed=frozenset(ADMIN_COMMANDS),
     ),
-    PlantedCase(
+    PlantedCase(  # by SHA-1, under the parameter's old name
         "where-file-seen", "ProcessCommandLine",
         args={"sha1": binary(RANSOMWARE_PARENT)["SHA1"]},
         found=frozenset(RANSOMWARE_COMMANDS), missed=frozenset(ADMIN_COMMANDS),
     ),
     PlantedCase(
         "where-file-seen", "FileName",
-        args={"sha1": binary(attachment_path("Invoice_4471.docm"))["SHA1"]},
+        args={"file_hash": binary(attachment_path("Invoice_4471.docm"))["SHA1"]},
+        found=frozenset({"Invoice_4471.docm"}), missed=frozenset({"Agenda.pdf"}),
+    ),
+    PlantedCase(  # by SHA-256, as threat intelligence gives it (the attachment's, on disk)
+        "where-file-seen", "FileName",
+        args={"file_hash": MALWARE_ATTACHMENT_SHA256},
         found=frozenset({"Invoice_4471.docm"}), missed=frozenset({"Agenda.pdf"}),
     ),
 )
