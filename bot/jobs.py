@@ -90,8 +90,12 @@ def register_jobs(services: Services) -> None:
             await _report_crash(s, "export_csv", meta.channel, user_id, None)
 
     async def execute_approval(approval_id: str) -> None:
-        # Its run is resumed by housekeeping once the lease lapses, as after a crash.
-        s.running_jobs.adopt(f"execute_approval {approval_id}")
+        # Cut off, its run is resumed by housekeeping once the lease lapses, as after a crash;
+        # meanwhile the card shows where it got to (it may have finished and not said so yet).
+        s.running_jobs.adopt(
+            f"execute_approval {approval_id}",
+            on_cut_off=lambda: approvals.update_card(s, approval_id),
+        )
         with ids_bound(approval=approval_id):
             started = time.monotonic()
             await _execute_approval(approval_id)

@@ -185,8 +185,8 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
     point: str, how: str, redis, redis_url: str, tmp_path: Path
 ):
     """SIGKILL: the worker dies on the spot. SIGTERM with SHUTDOWN_GRACE_SECONDS=0: a deploy
-    that cannot wait, so the run is cancelled mid-request (Defender holds its answer a second)
-    and left, as after a crash, for housekeeping to resume."""
+    that cannot wait, so the run is cancelled mid-request (Defender holds its answer 3 s) and
+    left, as after a crash, for housekeeping to resume."""
     policy = ApprovalPolicy.from_settings(make_settings(), Groups())
     store = ApprovalStore(redis, policy, clock=time.time)
     cards = CardLocations(redis)
@@ -226,7 +226,9 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
             ):
                 kill_executor()
                 if how == "SIGTERM":
-                    time.sleep(1.0)  # the request is still waiting when the worker stops
+                    # Held past the worker's stop (its queue read blocks up to 1 s), so the run
+                    # is cut off with this request still waiting.
+                    time.sleep(3.0)
                 return phase == "received"  # before submit: Defender never acts on it
             return False
 
@@ -288,6 +290,9 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
                     figures[-1]["card_says_resumed"] = await _card_says(
                         slack, str(posted["ts"]), "Resumed by another worker"
                     )
+                    figures[-1]["card_says_done"] = await _card_says(
+                        slack, str(posted["ts"]), ":white_check_mark: Done", timeout=5
+                    )
                     stopped = workers.running.get(trial.killed_pid or 0)
                     if stopped is not None:
                         figures[-1]["exit"] = await asyncio.to_thread(stopped.process.wait, 30)
@@ -311,11 +316,17 @@ async def test_a_worker_killed_mid_run_leaves_every_target_done_exactly_once(
         assert f["duplicates"] == 0, f
         assert f["lost"] == 0, f
         assert f["state"] == ApprovalState.DONE.value, f
-        assert f["claims"] >= 2, f
-        assert f["card_says_resumed"], f
+        assert f["card_says_done"], f
         assert f["takeover"] is not None and f["takeover"] <= TAKEOVER_LIMIT, f
         if how == "SIGTERM":  # stopped as it should, and said which run it left
             assert f["exit"] == 0 and f["says_run_cut_off"], f
+        if how == "SIGTERM" and f["claims"] == 1:
+            # Its targets came back while the worker was stopping (up to a second): it finished
+            # the run itself and was cut off after, so there was nothing to resume.
+            assert f["kill"].startswith("outcomes"), f
+            continue
+        assert f["claims"] >= 2, f
+        assert f["card_says_resumed"], f
 
 
 async def _kill_after_outcomes(store: ApprovalStore, approval_id: str, nth: int, kill) -> None:
