@@ -21,6 +21,7 @@ from rich.console import Console
 from bot.app import learn_bot_user, start_services
 from bot.cli import serve_socket_mode
 from bot.config import Settings
+from bot.in_flight import CUT_OFF_SECONDS
 from bot.queue import jobs_pending
 from bot.workspace.calls import Call
 from bot.workspace.platform import SlackPlatform
@@ -121,7 +122,8 @@ async def _stop(task: asyncio.Task[None], stop: asyncio.Event) -> None:
     broker's stream) takes a cancellation without ending: then the tasks that did so are
     cancelled once more, with a warning, rather than the test hanging."""
     stop.set()
-    await asyncio.wait({task}, timeout=STOP_SECONDS + GRACE_SECONDS)
+    # A job still running gets the grace, then is cancelled and queued again (bot/in_flight.py).
+    await asyncio.wait({task}, timeout=STOP_SECONDS + GRACE_SECONDS + CUT_OFF_SECONDS)
     if task.done():
         task.result()  # raises what went wrong while stopping
         return
