@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from enum import StrEnum
@@ -30,6 +29,7 @@ from taskiq_redis import RedisStreamBroker
 
 from bot import metrics, pipelined_redis
 from bot.backoff import Backoff
+from bot.ids import random_hex
 from bot.pipelined_redis import PipelinedRedis
 from bot.state import keys
 from bot.state.redis import CONNECT_TIMEOUT, READ_TIMEOUT
@@ -146,12 +146,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _task_id() -> str:
-    # 32 random hex digits like taskiq's default (uuid4().hex), at a fifth of the cost: one is
-    # made on every /hunt ack.
-    return os.urandom(16).hex()
-
-
 def create_broker(redis_url: str) -> RedisStreamBroker:
     return OutageTolerantBroker(
         redis_url,
@@ -161,7 +155,7 @@ def create_broker(redis_url: str) -> RedisStreamBroker:
         xread_block=1000,  # well inside the read timeout
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=READ_TIMEOUT,
-    ).with_id_generator(_task_id)
+    ).with_id_generator(random_hex)  # one per /hunt ack
 
 
 # The job's entry, written by one script with the request it runs on: one round trip on the

@@ -6,7 +6,6 @@ progress message is, so any worker or web process can update or remove it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii
@@ -15,19 +14,15 @@ from typing import NamedTuple
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
+from bot.ids import random_hex
 from bot.state import keys
 
 REQUEST_TTL = timedelta(days=1)
 POSTING, CANCELLED = "posting", "cancelled"
 
 
-def new_request_id() -> str:
-    # 32 random hex digits, as uuid4().hex was, at a fifth of its cost (made on every /hunt ack).
-    return os.urandom(16).hex()
-
-
 class HuntRequest(BaseModel):
-    id: str = Field(default_factory=new_request_id)
+    id: str = Field(default_factory=random_hex)
     hunt: str
     arguments: dict[str, str]
     user_id: str
@@ -95,7 +90,7 @@ class HuntRequests:
         validating and dumping it was nearly a tenth of `/hunt`'s ack (benchmarks/README.md).
         The values are strings already, each escaped as JSON; the text is what
         model_dump_json writes (tests/state/test_hunt_requests.py holds the two together)."""
-        request_id = new_request_id()
+        request_id = random_hex()
         pairs = ",".join(f"{_json(name)}:{_json(value)}" for name, value in arguments.items())
         at = datetime.now(UTC).isoformat().removesuffix("+00:00") + "Z"  # as pydantic writes it
         value = (
