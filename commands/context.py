@@ -314,19 +314,23 @@ class Listeners:
                 and ctx is not None
                 and (after_when is None or after_when(ctx.facts))
             ):
-                self._start(self._run(ctx, after, None, name), ctx)
+                self._start(self._run(ctx, after, None, name), name, ctx.facts.user, ctx.tell)
 
         self._app.command(name)(_marked(ack_command))
 
-    def _start(self, step: Coroutine[Any, Any, None], ctx: Context) -> None:
+    def _start(
+        self,
+        step: Coroutine[Any, Any, None],
+        control: str,
+        user: str | None,
+        tell: Callable[[Message], Awaitable[None]],
+    ) -> None:
         """Run `step` once the ack has gone; a stopping process waits for it and, if it must cut
-        it off, tells the person (bot/in_flight.py). A task of our own rather than a Bolt lazy
+        it off, `tell`s the person (bot/in_flight.py). A task of our own rather than a Bolt lazy
         listener: Bolt deep-copies the whole request for one (a tenth of every /hunt ack's CPU,
         benchmarks/README.md) and keeps no hold on its task, so nothing could wait for it."""
         self._services.after_ack.start(
-            step,
-            f"{ctx.facts.control} by {ctx.facts.user}",
-            on_cut_off=lambda: ctx.tell(CUT_OFF_NOTICE),
+            step, f"{control} by {user}", on_cut_off=lambda: tell(CUT_OFF_NOTICE)
         )
 
     def action(self, action_id: str, who: Who, then: Step) -> None:
@@ -335,12 +339,12 @@ class Listeners:
 
         async def ack_action(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
-            person = body.get("user")
-            user = person.get("id") if isinstance(person, dict) else None
-            self._services.after_ack.start(
+            # Its payload is read after the ack (a broken one is answered from what it names).
+            self._start(
                 self._after_action(action_id, then, who, body),
-                f"{action_id} by {user}",
-                on_cut_off=lambda: _tell_what_we_can(self._services, body, CUT_OFF_NOTICE),
+                action_id,
+                _user_of(body),
+                lambda message: _tell_what_we_can(self._services, body, message),
             )
 
         self._app.action(action_id)(_marked(ack_action))
@@ -380,7 +384,8 @@ class Listeners:
             if then is not None:
                 ctx.carry = answer.carry
                 modal_open = answer.view is not None
-                self._start(self._run(ctx, then, None, callback_id, modal_open=modal_open), ctx)
+                step = self._run(ctx, then, None, callback_id, modal_open=modal_open)
+                self._start(step, callback_id, ctx.facts.user, ctx.tell)
 
         self._app.view(callback_id)(_marked(ack_view))
 
@@ -395,7 +400,7 @@ class Listeners:
                 log.warning("%s event dropped: %s", event_type, exc.message)  # no one to tell
                 return
             ctx = self._context(facts, who)
-            self._start(self._run(ctx, then, who, event_type), ctx)
+            self._start(self._run(ctx, then, who, event_type), event_type, facts.user, ctx.tell)
 
         self._app.event(event_type)(_marked(ack_event))
 
@@ -428,11 +433,16 @@ class Listeners:
                 log.exception("%s: could not tell %s what went wrong", where, ctx.facts.user)
 
 
-async def _tell_what_we_can(services: Services, body: dict[str, Any], message: Message) -> None:
-    """A payload too broken to parse: answer whoever it names, if it names anyone."""
+def _user_of(body: dict[str, Any]) -> str | None:
+    """Who a payload says sent it, before (or without) parsing the rest."""
     person = body.get("user") or {}
     user = person.get("id") if isinstance(person, dict) else body.get("user_id")
-    if isinstance(user, str) and user:
+    return user if isinstance(user, str) and user else None
+
+
+async def _tell_what_we_can(services: Services, body: dict[str, Any], message: Message) -> None:
+    """A payload too broken to parse: answer whoever it names, if it names anyone."""
+    if user := _user_of(body):
         channel = (
             (body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else None
         )
