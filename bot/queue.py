@@ -53,6 +53,11 @@ RECONNECT_CAP = 3.0  # seconds
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class OutageTolerantBroker(RedisStreamBroker):
     """taskiq-redis's stream broker, whose listening rides out a Redis outage.
 
@@ -75,6 +80,10 @@ class OutageTolerantBroker(RedisStreamBroker):
                     yield message
                 return
             except _UNREACHABLE as exc:
+                if _being_cancelled():
+                    # redis-py turns a cancelled read into "Connection closed by server": that
+                    # is the worker stopping, not an outage to ride out (it would never end).
+                    raise asyncio.CancelledError from exc
                 await self._wait_for_redis(exc)
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
